@@ -1,0 +1,128 @@
+"""DCGAN (Radford, Metz & Chintala, ICLR 2016) for any channel count and resolutions
+``base * 2**k`` with base 4 or 7 — so 28, 32 and 64 (and 14, 16, 56, 128 ...) from one file.
+
+G: a transposed convolution lifts z to ``base x base`` feature maps, then stride-2
+transposed convolutions (4x4) with BatchNorm and ReLU double the size until the output
+layer, which ends in tanh. D mirrors it: stride-2 4x4 convolutions with LeakyReLU(0.2)
+(BatchNorm on all but the first), then a ``base x base`` convolution to one logit.
+Weights are initialised from N(0, 0.02) as in the paper.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganforge.models.base import Generator
+from ganforge.registry import MODELS
+
+
+def plan_resolution(resolution: int) -> tuple[int, int]:
+    """Return ``(base, n_up)`` with ``resolution == base * 2**n_up``, base in {4, 7}.
+
+    Raises:
+        ValueError: the resolution is not of that form.
+    """
+    for base in (4, 7):
+        n, r = 0, resolution
+        while r > base and r % 2 == 0:
+            r //= 2
+            n += 1
+        if r == base and n >= 1:
+            return base, n
+    raise ValueError(
+        f"DCGAN supports resolutions 4*2^k or 7*2^k (e.g. 28, 32, 64), not {resolution}; "
+        "set data.resolution to one of those"
+    )
+
+
+def init_dcgan_weights(m: nn.Module) -> None:
+    """N(0, 0.02) for conv weights, N(1, 0.02) for BatchNorm scales (DCGAN section 4)."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class DCGANGenerator(Generator):
+    """z (N, z_dim) -> images (N, C, R, R) in [-1, 1]."""
+
+    def __init__(
+        self, z_dim: int, out_shape: tuple[int, ...], ngf: int = 64, max_channels: int = 512
+    ) -> None:
+        super().__init__(z_dim, out_shape)
+        c_out, res, _ = out_shape
+        base, n_up = plan_resolution(res)
+        chans = [min(ngf * 2 ** (n_up - 1 - i), max_channels) for i in range(n_up)]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim, chans[0], base, 1, 0, bias=False),
+            nn.BatchNorm2d(chans[0]),
+            nn.ReLU(True),
+        ]
+        for i in range(n_up - 1):
+            layers += [
+                nn.ConvTranspose2d(chans[i], chans[i + 1], 4, 2, 1, bias=False),
+                nn.BatchNorm2d(chans[i + 1]),
+                nn.ReLU(True),
+            ]
+        layers += [nn.ConvTranspose2d(chans[-1], c_out, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.z_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Images (N, C, R, R) -> logits (N,)."""
+
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        ndf: int = 64,
+        max_channels: int = 512,
+        batchnorm: bool = True,
+    ) -> None:
+        super().__init__()
+        c_in, res, _ = in_shape
+        base, n_down = plan_resolution(res)
+        chans = [min(ndf * 2**i, max_channels) for i in range(n_down)]
+        layers: list[nn.Module] = []
+        c = c_in
+        for i, ch in enumerate(chans):
+            layers.append(nn.Conv2d(c, ch, 4, 2, 1, bias=not (batchnorm and i > 0)))
+            if batchnorm and i > 0:
+                layers.append(nn.BatchNorm2d(ch))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            c = ch
+        self.features = nn.Sequential(*layers)
+        self.out = nn.Conv2d(c, 1, base, 1, 0)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x)).flatten()
+
+
+@MODELS.register("dcgan")
+def build_dcgan(
+    *,
+    z_dim: int,
+    out_shape: tuple[int, ...],
+    ngf: int = 64,
+    ndf: int = 64,
+    max_channels: int = 512,
+    d_batchnorm: bool = True,
+) -> tuple[Generator, nn.Module]:
+    """DCGAN (Radford et al. 2016) for resolutions 4*2^k or 7*2^k, any channel count."""
+    if len(out_shape) != 3:
+        raise ValueError("the 'dcgan' model generates images (C, H, W)")
+    c, h, w = out_shape
+    if h != w:
+        raise ValueError(f"DCGAN needs square images, got {h}x{w}")
+    return (
+        DCGANGenerator(z_dim, out_shape, ngf, max_channels),
+        DCGANDiscriminator(out_shape, ndf, max_channels, d_batchnorm),
+    )

@@ -1,0 +1,65 @@
+"""Small fully connected G/D for low-dimensional point data (the 2-D Gaussian mixtures).
+
+Sizes follow the spirit of the PacGAN/VEEGAN 2-D experiments (a few hidden layers of a
+few hundred units); they are arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ganforge.models.base import Generator
+from ganforge.registry import MODELS
+
+
+def _mlp(
+    sizes: Sequence[int], act: type[nn.Module], out_act: nn.Module | None = None
+) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    if out_act is not None:
+        layers.append(out_act)
+    return nn.Sequential(*layers)
+
+
+class PointGenerator(Generator):
+    """z (N, z_dim) -> points (N, *out_shape), unbounded."""
+
+    def __init__(self, z_dim: int, out_shape: tuple[int, ...], hidden: Sequence[int]) -> None:
+        super().__init__(z_dim, out_shape)
+        self.net = _mlp([z_dim, *hidden, math.prod(out_shape)], nn.ReLU)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)
+
+
+class PointDiscriminator(nn.Module):
+    """Points (N, *in_shape) -> logits (N,)."""
+
+    def __init__(
+        self, in_shape: tuple[int, ...], hidden: Sequence[int], slope: float = 0.2
+    ) -> None:
+        super().__init__()
+        self.net = _mlp([math.prod(in_shape), *hidden, 1], lambda: nn.LeakyReLU(slope))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1)).squeeze(1)
+
+
+@MODELS.register("toy2d")
+def build_toy2d(
+    *,
+    z_dim: int,
+    out_shape: tuple[int, ...],
+    g_hidden: Sequence[int] = (128, 128, 128),
+    d_hidden: Sequence[int] = (128, 128, 128),
+) -> tuple[Generator, nn.Module]:
+    """MLP G/D pair for 2-D point data (ring8, grid25)."""
+    return PointGenerator(z_dim, out_shape, g_hidden), PointDiscriminator(out_shape, d_hidden)
