@@ -297,7 +297,11 @@ def check_kwargs(fn: Any, kwargs: dict[str, Any], where: str) -> None:
     params = sig.parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return
-    valid = [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    valid = [
+        n
+        for n, p in params.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n not in ("z_dim", "out_shape")
+    ]
     for key in kwargs:
         if key not in valid:
             raise ConfigError(f"{where}: unknown argument {key!r}. Valid: {', '.join(valid)}")

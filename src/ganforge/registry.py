@@ -31,8 +31,9 @@ class Registry(Generic[T]):
         >>> MODELS.get("mlp")
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, plural: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self._items: dict[str, T] = {}
         self._help: dict[str, str] = {}
 
@@ -64,7 +65,7 @@ class Registry(Generic[T]):
         valid = ", ".join(sorted(self._items)) or "(none registered)"
         close = difflib.get_close_matches(name, list(self._items), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        return f"unknown {self.kind} {name!r}.{hint} Valid {self.kind}s: {valid}"
+        return f"unknown {self.kind} {name!r}.{hint} Valid {self.plural}: {valid}"
 
     def names(self) -> list[str]:
         return sorted(self._items)
@@ -87,7 +88,7 @@ class Registry(Generic[T]):
 
 
 MODELS: Registry[Callable[..., Any]] = Registry("model")
-LOSSES: Registry[Any] = Registry("loss")
+LOSSES: Registry[Any] = Registry("loss", "losses")
 OPTIMIZERS: Registry[Callable[..., Any]] = Registry("optimizer")
 DATASETS: Registry[Callable[..., Any]] = Registry("dataset")
 METRICS: Registry[Callable[..., Any]] = Registry("metric")

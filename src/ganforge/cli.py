@@ -1,0 +1,209 @@
+"""The ``ganforge`` command line. Thin: it parses arguments into configs and calls one
+library function per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ganforge.config import ConfigError, apply_override, dumps
+from ganforge.registry import UnknownNameError
+
+
+def _unique_run_dir(base: Path) -> Path:
+    """``runs/NAME``, or ``runs/NAME-2``, ``-3``... when it already holds a run."""
+    if not base.exists() or not any(base.iterdir()):
+        return base
+    i = 2
+    while (base.parent / f"{base.name}-{i}").exists():
+        i += 1
+    return base.parent / f"{base.name}-{i}"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganforge.engine.checkpoint import config_of, load_checkpoint
+    from ganforge.presets import DEFAULT_PRESET, load_preset_or_file
+
+    if args.resume:
+        if args.config:
+            raise ConfigError("give either a preset/TOML or --resume RUN_DIR, not both")
+        out = Path(args.resume)
+        cfg = config_of(load_checkpoint(out))
+        resume = True
+    else:
+        name, cfg = load_preset_or_file(args.config or DEFAULT_PRESET)
+        out = Path(args.out) if args.out else _unique_run_dir(Path("runs") / name)
+        resume = False
+    if args.data:
+        if resume:
+            raise ConfigError("--data cannot change on --resume (the run's data is fixed)")
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, spec=args.data))
+    if args.seed is not None:
+        if resume:
+            raise ConfigError("--seed cannot change on --resume")
+        cfg = dataclasses.replace(cfg, seed=args.seed)
+    if args.steps is not None:
+        cfg = dataclasses.replace(cfg, steps=args.steps)
+    if args.device:
+        cfg = dataclasses.replace(cfg, device=args.device)
+    for assignment in args.set or []:
+        cfg = apply_override(cfg, assignment)
+    if args.no_progress:
+        cfg = dataclasses.replace(cfg, log=dataclasses.replace(cfg.log, progress=False))
+
+    from ganforge.engine.trainer import Trainer
+
+    trainer = Trainer(cfg, out, resume=resume)
+    if args.dry_run:
+        n_g = sum(p.numel() for p in trainer.G.parameters())
+        n_d = sum(p.numel() for p in trainer.D.parameters())
+        print(dumps(cfg))
+        print(
+            f"# data: {trainer.data.name}: {len(trainer.data)} items of shape "
+            f"{trainer.data.item_shape}, {len(trainer.data.skipped)} files skipped"
+        )
+        print(f"# G: {n_g:,} parameters, D: {n_d:,} parameters, device {trainer.device}")
+        print(f"# would write to {out}")
+        return 0
+    if trainer.step >= cfg.steps:
+        print(
+            f"{out} is already at step {trainer.step} >= {cfg.steps}; "
+            "pass --steps N with a larger total to train further"
+        )
+        return 0
+    print(
+        f"training {cfg.model.name} on {trainer.data.name} ({len(trainer.data)} items) "
+        f"for {cfg.steps} steps -> {out}"
+    )
+    if trainer.data.skipped:
+        print(
+            f"note: skipped {len(trainer.data.skipped)} unreadable files (listed in "
+            f"{out / 'metrics.jsonl'})"
+        )
+    try:
+        trainer.run()
+    except KeyboardInterrupt:
+        return 130
+    print(f"done: {out / 'samples.png'}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import ganforge
+    from ganforge.imaging import save_samples
+
+    G = ganforge.load(args.run)
+    x = G.sample(args.n, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npz":
+        np.savez(out, x=x.numpy(), z=G.make_z(args.n, seed=args.seed).numpy())
+    elif out.suffix == ".npy":
+        np.save(out, x.numpy())
+    elif out.suffix == ".png":
+        data_name = getattr(getattr(G, "config", None), "data", None)
+        save_samples(x, out, data_name=data_name.spec if data_name else "")
+    else:
+        raise ConfigError(f"--out must end in .png, .npz or .npy, got {out.name}")
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import ganforge.data  # noqa: F401
+    import ganforge.losses  # noqa: F401
+    import ganforge.models  # noqa: F401
+    from ganforge.presets import PRESETS
+    from ganforge.registry import DATASETS, LOSSES, METRICS, MODELS, OPTIMIZERS
+
+    for mod in ("ganforge.optim", "ganforge.metrics"):
+        try:
+            __import__(mod)
+        except ImportError:
+            pass
+    tables = {
+        "models": MODELS,
+        "losses": LOSSES,
+        "datasets": DATASETS,
+        "presets": PRESETS,
+        "optimizers": OPTIMIZERS,
+        "metrics": METRICS,
+    }
+    kinds = [args.what] if args.what else list(tables)
+    for kind in kinds:
+        reg = tables[kind]
+        print(f"{kind}:")
+        width = max((len(n) for n in reg.names()), default=0)
+        for name in reg.names():
+            print(f"  {name.ljust(width)}  {reg.help(name)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ganforge", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a GAN from a preset or TOML config")
+    t.add_argument("config", nargs="?", help="preset name or TOML file (default: dcgan-mnist)")
+    t.add_argument("--out", help="run folder (default: runs/PRESET, numbered if taken)")
+    t.add_argument("--steps", type=int, help="total steps to train (with --resume: to reach)")
+    t.add_argument("--data", help="built-in data name, folder, .npz/.npy, IDX or CIFAR file")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: auto)")
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optim.lr_g=1e-4 (repeatable)",
+    )
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--dry-run", action="store_true", help="print the config and model sizes")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="write samples from a run, checkpoint or zoo:NAME")
+    s.add_argument("run", help="run folder, checkpoint file or zoo:NAME")
+    s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("--out", required=True, help="FILE.png (grid or scatter) or FILE.npz/.npy")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_sample)
+
+    ls = sub.add_parser("list", help="list registered models, losses, data sets, presets...")
+    ls.add_argument(
+        "what",
+        nargs="?",
+        choices=["models", "losses", "datasets", "presets", "optimizers", "metrics"],
+    )
+    ls.set_defaults(func=cmd_list)
+
+    for mod, adder in (
+        ("ganforge.metrics.cli", "add_eval_parser"),
+        ("ganforge.applications.attack_cli", "add_attack_parser"),
+    ):
+        try:
+            module = __import__(mod, fromlist=[adder])
+        except ImportError:
+            continue
+        getattr(module, adder)(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ganforge`` console script; returns the exit status."""
+    from ganforge.engine.checkpoint import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, UnknownNameError, CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""The training loop: config in, run folder out.
+
+``Trainer(cfg, out_dir).run()`` builds data, G, D, G_ema, the loss and the optimizers
+from a :class:`~ganforge.config.TrainConfig`, then alternates D and G updates with the
+step function of the model family, writing into ``out_dir``:
+
+* ``config.toml`` — the whole configuration;
+* ``checkpoints/latest.pt`` (+ ``step_XXXXXXX.pt`` every ``log.ckpt_every`` steps);
+* ``samples/step_XXXXXXX.png`` — G_ema on fixed latents every ``log.sample_every`` steps;
+* ``metrics.jsonl`` — one JSON object per logged step; ``samples.png`` at the end.
+
+Resume is exact on CPU: every RNG, the data permutation and the optimizer states are in
+the checkpoint, and nothing the loop does for logging touches a training RNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import ganforge.losses  # noqa: F401  (registers the losses)
+from ganforge.config import TrainConfig, save_toml, to_dict
+from ganforge.data import TensorData, load_data
+from ganforge.engine.batching import PermutationBatcher
+from ganforge.engine.checkpoint import load_checkpoint, save_checkpoint
+from ganforge.engine.ema import update_ema
+from ganforge.engine.rng import rng_state, set_rng_state
+from ganforge.engine.steps import STEPS
+from ganforge.imaging import save_samples
+from ganforge.models import build_models
+from ganforge.registry import LOSSES
+
+Tensor = torch.Tensor
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={name!r} but CUDA is not available; use --set device=cpu")
+    return dev
+
+
+def total_grad_norm(params: list[Tensor]) -> Tensor:
+    """Global L2 norm of the gradients of ``params`` (0 when none have gradients)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    norms = torch._foreach_norm(grads)
+    return torch.linalg.vector_norm(torch.stack(norms))
+
+
+class Trainer:
+    """Owns the adversarial loop for one run folder."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        out_dir: str | Path,
+        *,
+        data: TensorData | None = None,
+        resume: bool = False,
+    ) -> None:
+        self.out = Path(out_dir)
+        self.resume_state: dict[str, Any] | None = None
+        if resume:
+            self.resume_state = load_checkpoint(self.out)
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.train_gen = torch.Generator().manual_seed(cfg.seed)
+
+        self.data = data if data is not None else load_data(cfg.data)
+        self.data_x = self.data.x.to(self.device)
+        self.data_y = self.data.y.to(self.device) if self.data.y is not None else None
+        self.batcher = PermutationBatcher(len(self.data), cfg.batch_size, self.train_gen)
+
+        self.G, self.D = build_models(cfg.model, self.data.item_shape)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.loss = LOSSES.get(cfg.loss.name)
+        self.opt_g = self._make_optimizer(self.G, cfg.optim.lr_g)
+        self.opt_d = self._make_optimizer(self.D, cfg.optim.lr_d)
+        self.step_fn = STEPS.get(getattr(self.G, "train_step", "gan"))
+        self.step = 0
+        self.events: list[dict[str, Any]] = []
+        self._grad_norms: dict[str, Tensor] = {}
+        self._skipped = torch.zeros((), dtype=torch.long)
+        self.fixed_z = self.G.make_z(cfg.log.n_samples, seed=cfg.seed + 1_000_003)
+        if self.resume_state is not None:
+            self._load_state(self.resume_state)
+
+    # ----------------------------------------------------------------- building blocks
+    def _make_optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
+        o = self.cfg.optim
+        try:
+            from ganforge.optim import build_optimizer
+        except ImportError:  # pragma: no cover - optim.py is part of the package
+            return torch.optim.Adam(module.parameters(), lr=lr, betas=(o.beta1, o.beta2))
+        return build_optimizer(
+            o.name,
+            module.parameters(),
+            lr=lr,
+            beta1=o.beta1,
+            beta2=o.beta2,
+            weight_decay=o.weight_decay,
+        )
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Autocast around network forwards for ``precision = bf16 | fp16``."""
+        p = self.cfg.precision
+        if p == "fp32":
+            return contextlib.nullcontext()
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(p)
+        if dtype is None:
+            raise ValueError(f"unknown precision {p!r}; valid: fp32, bf16, fp16")
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def make_z(self, n: int) -> Tensor:
+        return torch.randn(n, self.G.z_dim, generator=self.train_gen).to(self.device)
+
+    def next_batch(self) -> tuple[Tensor, Tensor | None]:
+        idx = self.batcher.next().to(self.device)
+        y = self.data_y.index_select(0, idx) if self.data_y is not None else None
+        return self.data_x.index_select(0, idx), y
+
+    def D_forward(self, x: Tensor) -> Tensor:
+        return self.D(x)
+
+    def d_regularizers(self, real: Tensor, fake: Tensor, d_real: Tensor) -> Tensor | float:
+        """Extra D loss terms (gradient penalties) — none for the plain GAN."""
+        return 0.0
+
+    def after_d_updates(self) -> None:
+        """Hook after the D updates of a step (WGAN weight clipping)."""
+
+    def backward_step(self, which: str, loss: Tensor) -> None:
+        """Backpropagate ``loss`` into G or D, clip, and step — skipping non-finite updates."""
+        module, opt = (self.G, self.opt_g) if which == "G" else (self.D, self.opt_d)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in module.parameters() if p.grad is not None]
+        norm = total_grad_norm(params)
+        self._grad_norms[which] = norm.detach()
+        if not bool(torch.isfinite(norm)):
+            # A NaN/Inf gradient would poison the weights and Adam's moments for good;
+            # dropping this one update is the cheapest recovery (seed FAQ 1).
+            opt.zero_grad(set_to_none=True)
+            self._skipped += 1
+            self.events.append({"step": self.step, "event": "nonfinite_grad", "net": which})
+            return
+        clip = self.cfg.optim.grad_clip
+        if clip > 0:
+            torch._foreach_mul_(
+                [p.grad for p in params], torch.clamp(clip / (norm + 1e-6), max=1.0)
+            )
+        opt.step()
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "config": to_dict(self.cfg),
+            "out_shape": list(self.data.item_shape),
+            "data_name": self.data.name,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "batcher": self.batcher.state_dict(),
+            "rng": rng_state(self.train_gen),
+            "skipped_updates": int(self._skipped),
+        }
+
+    def _load_state(self, st: dict[str, Any]) -> None:
+        self.G.load_state_dict(st["G"])
+        self.D.load_state_dict(st["D"])
+        self.G_ema.load_state_dict(st["G_ema"])
+        self.opt_g.load_state_dict(st["opt_g"])
+        self.opt_d.load_state_dict(st["opt_d"])
+        self.batcher.load_state_dict(st["batcher"])
+        set_rng_state(st["rng"], self.train_gen)
+        self.step = int(st["step"])
+        self._skipped = torch.tensor(int(st.get("skipped_updates", 0)))
+
+    def save(self, *, periodic: bool = False) -> Path:
+        state = self.state_dict()
+        ckpt_dir = self.out / "checkpoints"
+        path = save_checkpoint(state, ckpt_dir / "latest.pt")
+        if periodic:
+            save_checkpoint(state, ckpt_dir / f"step_{self.step:07d}.pt")
+        return path
+
+    # ----------------------------------------------------------------- outputs
+    @torch.no_grad()
+    def write_samples(self, path: Path) -> Path:
+        z = self.fixed_z.to(self.device)
+        x = torch.cat([self.G_ema(z[i : i + 256]) for i in range(0, len(z), 256)])
+        if not self.G.is_image:  # a scatter plot needs many points, not a 64-item grid
+            x = self.G_ema.sample(2500, seed=self.cfg.seed + 7)
+        return save_samples(
+            x.float().cpu(), path, title=f"step {self.step}", data_name=self.data.name
+        )
+
+    def _log_path(self) -> Path:
+        return self.out / "metrics.jsonl"
+
+    def _truncate_log(self) -> None:
+        """On resume, drop log lines from after the checkpoint so the log matches the
+        weights (those steps are about to be trained again)."""
+        path = self._log_path()
+        if not path.exists():
+            return
+        keep = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= self.step:
+                    keep.append(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash mid-write
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def log(self, record: dict[str, Any]) -> None:
+        with open(self._log_path(), "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # ----------------------------------------------------------------- loop
+    def run(self, progress: bool | None = None) -> Path:
+        """Train until ``cfg.steps``; returns the run folder. Ctrl-C saves and re-raises."""
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        save_toml(cfg, self.out / "config.toml")
+        if self.resume_state is not None:
+            self._truncate_log()
+        if self.data.skipped:
+            self.log(
+                {
+                    "step": self.step,
+                    "event": "skipped_files",
+                    "count": len(self.data.skipped),
+                    "files": [p for p, _ in self.data.skipped[:20]],
+                }
+            )
+        show = cfg.log.progress if progress is None else progress
+        bar = _progress(show, cfg.steps, self.step)
+        acc: dict[str, Tensor] = {}
+        n_acc = 0
+        t_last, step_last = time.perf_counter(), self.step
+        self.G.train()
+        self.D.train()
+        try:
+            while self.step < cfg.steps:
+                logs = self.step_fn(self)
+                self.step += 1
+                update_ema(self.G_ema, self.G, cfg.ema.decay, self.step, cfg.ema.start)
+                for k, v in self._grad_norms.items():
+                    logs[f"grad_norm_{k}"] = v
+                for k, v in logs.items():
+                    acc[k] = acc[k] + v if k in acc else v.clone()
+                n_acc += 1
+                bar.update(1)
+                last = self.step == cfg.steps
+                if self.step % cfg.log.every == 0 or last:
+                    now = time.perf_counter()
+                    rec = {"step": self.step}
+                    rec.update({k: float(v) / n_acc for k, v in acc.items()})
+                    rec["images_per_s"] = (
+                        cfg.batch_size * (self.step - step_last) / max(now - t_last, 1e-9)
+                    )
+                    rec["skipped_updates"] = int(self._skipped)
+                    self.log(rec)
+                    for ev in self.events:
+                        self.log(ev)
+                    self.events.clear()
+                    bar.set_postfix(
+                        loss_d=f"{rec['loss_d']:.3f}",
+                        loss_g=f"{rec['loss_g']:.3f}",
+                        img_s=f"{rec['images_per_s']:.0f}",
+                        refresh=False,
+                    )
+                    acc, n_acc = {}, 0
+                    t_last, step_last = now, self.step
+                if self.step % cfg.log.sample_every == 0 or last:
+                    self.write_samples(self.out / "samples" / f"step_{self.step:07d}.png")
+                if cfg.eval.every and (self.step % cfg.eval.every == 0 or last):
+                    self.evaluate()
+                if self.step % cfg.log.ckpt_every == 0 or last:
+                    self.save(periodic=True)
+        except KeyboardInterrupt:
+            bar.close()
+            self.save()
+            self.write_samples(self.out / "samples.png")
+            print(
+                f"\ninterrupted at step {self.step}; checkpoint saved. Resume with:\n"
+                f"  ganforge train --resume {self.out}"
+            )
+            raise
+        bar.close()
+        self.write_samples(self.out / "samples.png")
+        return self.out
+
+    def evaluate(self) -> dict[str, Any]:
+        """Periodic evaluation of G_ema (``eval.every``), logged and used for best.pt."""
+        from ganforge.metrics import evaluate
+
+        cfg = self.cfg
+        res = evaluate(
+            self.G_ema,
+            metrics=list(cfg.eval.metrics),
+            n=cfg.eval.n,
+            real=cfg.data.spec,
+            progress=False,
+        )
+        flat = {k: v for k, v in res.items() if isinstance(v, (int, float))}
+        self.log({"step": self.step, "event": "eval", **res})
+        if cfg.eval.best and cfg.eval.best in flat:
+            best_file = self.out / "checkpoints" / "best.json"
+            prev = json.loads(best_file.read_text()) if best_file.exists() else None
+            if prev is None or flat[cfg.eval.best] < prev["value"]:
+                save_checkpoint(self.state_dict(), self.out / "checkpoints" / "best.pt")
+                best_file.write_text(
+                    json.dumps(
+                        {"metric": cfg.eval.best, "value": flat[cfg.eval.best], "step": self.step}
+                    )
+                )
+        return res
+
+
+class _NoBar:
+    def update(self, n: int) -> None: ...
+    def set_postfix(self, **kw: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress(show: bool, total: int, initial: int) -> Any:
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)

@@ -1,0 +1,101 @@
+"""Pictures people look at: image grids (PIL) and scatter plots of 2-D samples (matplotlib)."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C), rounding to nearest."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> np.ndarray:
+    """Tile (N, C, H, W) images in [-1, 1] into one uint8 (H', W', C) array, ``nrow`` per row."""
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))
+    ncol = int(math.ceil(n / nrow))
+    arr = to_uint8(images)
+    grid = np.full(
+        (ncol * (h + padding) + padding, nrow * (w + padding) + padding, c), 255, dtype=np.uint8
+    )
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[top : top + h, left : left + w] = arr[i]
+    return grid
+
+
+def _atomic_save(img: Image.Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    img.save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def save_grid(
+    images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 0
+) -> Path:
+    """Write a PNG grid of (N, C, H, W) images in [-1, 1]; small images are upscaled
+    (nearest) so that a 28x28 grid is readable, unless ``scale`` is given."""
+    grid = make_grid(images, nrow)
+    img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    if scale == 0:
+        scale = max(1, 256 // max(images.shape[-1], 1) // 2)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    _atomic_save(img, path)
+    return path
+
+
+def save_scatter(
+    points: torch.Tensor,
+    path: str | Path,
+    *,
+    reference: torch.Tensor | None = None,
+    title: str = "",
+) -> Path:
+    """Scatter plot PNG of (N, 2) samples, with optional reference points (e.g. mode centres)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = points.detach().float().cpu().numpy()
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4, color="tab:blue", label="generated")
+    if reference is not None:
+        ref = reference.detach().float().cpu().numpy()
+        ax.scatter(ref[:, 0], ref[:, 1], s=30, marker="x", color="tab:red", label="modes")
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def save_samples(
+    samples: torch.Tensor, path: str | Path, *, title: str = "", data_name: str = ""
+) -> Path:
+    """Images -> grid; 2-D points -> scatter plot (with the mixture's modes when known)."""
+    if samples.dim() == 4:
+        return save_grid(samples, path)
+    ref = None
+    if data_name in ("ring8", "grid25"):
+        from ganforge.data.builtin import MIXTURES
+
+        ref = MIXTURES[data_name][0]()
+    return save_scatter(samples, path, reference=ref, title=title)
