@@ -196,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ganforge`` console script; returns the exit status."""
     from ganforge.engine.checkpoint import CheckpointError
+    from ganforge.engine.guard import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
@@ -203,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UnknownNameError, CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
+    except TrainingDiverged as e:
+        print(f"ganforge: training stopped: {e}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -108,6 +108,17 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class GuardConfig:
+    """Non-finite guard: snapshots, rollbacks with a lower learning rate, diagnosis."""
+
+    enabled: bool = True
+    snapshot_every: int = 100  # steps between in-memory snapshots of the last good state
+    skip_limit: int = 10  # skipped updates in a row that trigger a rollback
+    lr_factor: float = 0.5  # learning rates are multiplied by this at each rollback
+    max_rollbacks: int = 5  # more than this stops the run with a diagnosis
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """The whole configuration of one training run."""
 
@@ -123,6 +134,7 @@ class TrainConfig:
     ema: EmaConfig = field(default_factory=EmaConfig)
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
 
 C = TypeVar("C")

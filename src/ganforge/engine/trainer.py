@@ -32,6 +32,7 @@ from ganforge.data import TensorData, load_data
 from ganforge.engine.batching import PermutationBatcher
 from ganforge.engine.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.engine.ema import update_ema
+from ganforge.engine.guard import NonFiniteGuard, TrainingDiverged
 from ganforge.engine.rng import rng_state, set_rng_state
 from ganforge.engine.steps import STEPS
 from ganforge.imaging import save_samples
@@ -97,6 +98,8 @@ class Trainer:
         self.events: list[dict[str, Any]] = []
         self._grad_norms: dict[str, Tensor] = {}
         self._skipped = torch.zeros((), dtype=torch.long)
+        self.guard = NonFiniteGuard(self)
+        self._last_real: Tensor | None = None
         self.fixed_z = self.G.make_z(cfg.log.n_samples, seed=cfg.seed + 1_000_003)
         if self.resume_state is not None:
             self._load_state(self.resume_state)
@@ -133,7 +136,8 @@ class Trainer:
     def next_batch(self) -> tuple[Tensor, Tensor | None]:
         idx = self.batcher.next().to(self.device)
         y = self.data_y.index_select(0, idx) if self.data_y is not None else None
-        return self.data_x.index_select(0, idx), y
+        self._last_real = self.data_x.index_select(0, idx)
+        return self._last_real, y
 
     def D_forward(self, x: Tensor) -> Tensor:
         return self.D(x)
@@ -158,7 +162,11 @@ class Trainer:
             # dropping this one update is the cheapest recovery (seed FAQ 1).
             opt.zero_grad(set_to_none=True)
             self._skipped += 1
-            self.events.append({"step": self.step, "event": "nonfinite_grad", "net": which})
+            data_ok = self._last_real is None or bool(torch.isfinite(self._last_real).all())
+            self.guard.note_skip(which, data_ok)
+            self.events.append(
+                {"step": self.step, "event": "nonfinite_grad", "net": which, "data_finite": data_ok}
+            )
             return
         clip = self.cfg.optim.grad_clip
         if clip > 0:
@@ -262,10 +270,15 @@ class Trainer:
         t_last, step_last = time.perf_counter(), self.step
         self.G.train()
         self.D.train()
+        if cfg.guard.enabled:
+            self.guard.snapshot()
         try:
             while self.step < cfg.steps:
+                skipped_before = int(self._skipped)
                 logs = self.step_fn(self)
                 self.step += 1
+                if cfg.guard.enabled:
+                    self.guard.after_step(int(self._skipped) != skipped_before)
                 update_ema(self.G_ema, self.G, cfg.ema.decay, self.step, cfg.ema.start)
                 for k, v in self._grad_norms.items():
                     logs[f"grad_norm_{k}"] = v
@@ -308,6 +321,13 @@ class Trainer:
                 f"\ninterrupted at step {self.step}; checkpoint saved. Resume with:\n"
                 f"  ganforge train --resume {self.out}"
             )
+            raise
+        except TrainingDiverged:
+            bar.close()
+            for ev in self.events:
+                self.log(ev)
+            if self.guard.snapshot_state is not None:
+                self.save()  # the guard has just restored the last good weights
             raise
         bar.close()
         self.write_samples(self.out / "samples.png")

@@ -1,0 +1,147 @@
+"""Training throughput: ganforge's training step against a plain PyTorch loop.
+
+For each model, the plain loop is written out here with the identical architecture
+(the textbook DCGAN of the PyTorch examples, or the seed's MLP GAN), the same batch, the
+same loss and Adam settings, so the ratio isolates what the engine adds or saves.
+Images/s count real images per G step (``batch_size * steps / seconds``).
+
+    python benchmarks/train_throughput.py                    # dcgan-64, mlp-28, dcgan-32
+    python benchmarks/train_throughput.py --models dcgan64 --repeats 5 --steps 20
+    python benchmarks/train_throughput.py --precision bf16   # ganforge side in bf16 autocast
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from ganforge.config import DataConfig, LogConfig, ModelConfig, OptimConfig, TrainConfig
+from ganforge.data import TensorData
+from ganforge.engine.trainer import Trainer
+
+MODELS = {
+    # name: (ganforge model name, out_shape, batch size)
+    "mlp28": ("mlp", (1, 28, 28), 64),
+    "dcgan32": ("dcgan", (3, 32, 32), 64),
+    "dcgan64": ("dcgan", (3, 64, 64), 64),
+}
+
+
+def plain_dcgan(c: int, res: int, nz: int = 100, ngf: int = 64, ndf: int = 64):
+    """The PyTorch-examples DCGAN, written out layer by layer (32 or 64 pixels)."""
+    ups = {32: [ngf * 4, ngf * 2, ngf], 64: [ngf * 8, ngf * 4, ngf * 2, ngf]}[res]
+    g: list[nn.Module] = [
+        nn.ConvTranspose2d(nz, ups[0], 4, 1, 0, bias=False),
+        nn.BatchNorm2d(ups[0]),
+        nn.ReLU(True),
+    ]
+    for a, b in zip(ups, ups[1:], strict=False):
+        g += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
+    g += [nn.ConvTranspose2d(ups[-1], c, 4, 2, 1), nn.Tanh()]
+    downs = list(reversed(ups))
+    d: list[nn.Module] = [nn.Conv2d(c, downs[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+    for a, b in zip(downs, downs[1:], strict=False):
+        d += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2, True)]
+    d += [nn.Conv2d(downs[-1], 1, 4, 1, 0), nn.Flatten(0)]
+    return nn.Sequential(nn.Unflatten(1, (nz, 1, 1)), *g), nn.Sequential(*d)
+
+
+def plain_mlp(c: int, res: int, nz: int = 100):
+    """The seed's model: MLP G and a 4-layer 5x5 stride-2 conv D."""
+    g = nn.Sequential(
+        nn.Linear(nz, 128),
+        nn.LeakyReLU(0.2),
+        nn.Linear(128, 128),
+        nn.LeakyReLU(0.2),
+        nn.Linear(128, c * res * res),
+        nn.Tanh(),
+        nn.Unflatten(1, (c, res, res)),
+    )
+    layers: list[nn.Module] = []
+    ch, s = c, res
+    for out in (64, 128, 256, 512):
+        layers += [nn.Conv2d(ch, out, 5, 2, 2), nn.LeakyReLU(0.2)]
+        ch, s = out, (s + 1) // 2
+    d = nn.Sequential(*layers, nn.Flatten(), nn.Linear(ch * s * s, 1), nn.Flatten(0))
+    return g, d
+
+
+def time_plain(name: str, data: torch.Tensor, steps: int, warmup: int) -> float:
+    model, (c, res, _), bs = MODELS[name]
+    torch.manual_seed(0)
+    G, D = plain_dcgan(c, res) if model == "dcgan" else plain_mlp(c, res)
+    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    ones, zeros = torch.ones(bs), torch.zeros(bs)
+    t0 = 0.0
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        real = data[torch.randint(len(data), (bs,))]
+        fake = G(torch.randn(bs, 100))
+        opt_d.zero_grad()
+        loss_d = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = bce(D(fake), ones)
+        loss_g.backward()
+        opt_g.step()
+    return bs * steps / (time.perf_counter() - t0)
+
+
+def time_ganforge(name: str, data: torch.Tensor, steps: int, warmup: int, precision: str) -> float:
+    model, shape, bs = MODELS[name]
+    cfg = TrainConfig(
+        steps=warmup,
+        batch_size=bs,
+        device="cpu",
+        precision=precision,
+        data=DataConfig(spec="bench"),
+        model=ModelConfig(name=model, z_dim=100),
+        optim=OptimConfig(),
+        log=LogConfig(every=10**9, sample_every=10**9, ckpt_every=10**9, progress=False),
+    )
+    torch.manual_seed(0)
+    t = Trainer(cfg, "/tmp/ganforge-bench", data=TensorData(data, name="bench"))
+    t.write_samples = lambda path: path  # timing the step, not PNG writing
+    t.save = lambda periodic=False: None
+    t.run(progress=False)
+    t.cfg = dataclasses.replace(cfg, steps=warmup + steps)
+    t0 = time.perf_counter()
+    t.run(progress=False)
+    return bs * steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--models", default="dcgan64,mlp28,dcgan32")
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--precision", default="fp32")
+    args = ap.parse_args()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"median of {args.repeats} runs x {args.steps} steps, ganforge precision={args.precision}"
+    )
+    print("| model | plain fp32 img/s | ganforge img/s | ratio |\n|---|---|---|---|")
+    for name in args.models.split(","):
+        _, shape, _ = MODELS[name]
+        data = torch.rand(512, *shape) * 2 - 1
+        plain, ours = [], []
+        for _ in range(args.repeats):  # interleaved so machine noise hits both alike
+            plain.append(time_plain(name, data, args.steps, args.warmup))
+            ours.append(time_ganforge(name, data, args.steps, args.warmup, args.precision))
+        p, o = statistics.median(plain), statistics.median(ours)
+        print(f"| {name} | {p:.1f} | {o:.1f} | {o / p:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""End-to-end command-line runs of a few steps."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganforge.cli import main
+
+TINY = [
+    "--set",
+    "model.args.ngf=8",
+    "--set",
+    "model.args.ndf=8",
+    "--set",
+    "batch_size=16",
+    "--set",
+    "model.z_dim=16",
+    "--set",
+    "log.every=2",
+    "--set",
+    "log.sample_every=2",
+    "--set",
+    "log.ckpt_every=2",
+    "--no-progress",
+]
+
+
+def test_train_resume_sample(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(["train", "dcgan-mnist", "--out", str(run), "--steps", "2", "--seed", "3", *TINY]) == 0
+    )
+    assert (run / "samples.png").is_file()
+    assert main(["train", "--resume", str(run), "--steps", "4", "--no-progress"]) == 0
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4]
+    assert main(["sample", str(run), "-n", "9", "--out", str(tmp_path / "s.png")]) == 0
+    img = Image.open(tmp_path / "s.png")
+    assert img.size[0] > 28 * 3
+    assert (
+        main(["sample", str(run), "-n", "5", "--out", str(tmp_path / "s.npz"), "--seed", "1"]) == 0
+    )
+    arr = np.load(tmp_path / "s.npz")
+    assert arr["x"].shape == (5, 1, 28, 28) and arr["z"].shape == (5, 16)
+    assert arr["x"].min() >= -1 and arr["x"].max() <= 1
+
+
+def test_train_2d_writes_scatter(tmp_path):
+    run = tmp_path / "ring"
+    assert (
+        main(
+            [
+                "train",
+                "gan-ring8",
+                "--out",
+                str(run),
+                "--steps",
+                "3",
+                "--no-progress",
+                "--set",
+                "log.sample_every=3",
+                "--set",
+                "batch_size=32",
+            ]
+        )
+        == 0
+    )
+    assert main(["sample", str(run), "-n", "100", "--out", str(tmp_path / "pts.png")]) == 0
+    assert Image.open(tmp_path / "pts.png").size[0] > 100
+
+
+def test_dry_run_prints_config(tmp_path, capsys):
+    assert main(["train", "mlp-mnist", "--dry-run", "--out", str(tmp_path / "x")]) == 0
+    out = capsys.readouterr().out
+    assert 'name = "mlp"' in out and "parameters" in out
+    assert not (tmp_path / "x").exists()
+
+
+def test_toml_file_and_data_override(tmp_path):
+    cfg = tmp_path / "my.toml"
+    cfg.write_text(
+        'steps = 2\nbatch_size = 8\n[model]\nname = "toy2d"\nz_dim = 2\n'
+        '[data]\nspec = "ring8"\n[log]\nprogress = false\nsample_every = 100\n'
+    )
+    assert main(["train", str(cfg), "--out", str(tmp_path / "r"), "--data", "grid25"]) == 0
+    assert 'spec = "grid25"' in (tmp_path / "r" / "config.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "no-such-preset"], "Valid presets"),
+        (["train", "--dry-run", "--set", "optim.lr=1"], "Valid keys"),
+        (["train", "--dry-run", "--data", "/does/not/exist"], "exist"),
+        (["sample", "/does/not/exist", "--out", "x.png"], "no such run"),
+        (["train", "--dry-run", "--set", "loss.name=wasserstein"], "Valid losses"),
+    ],
+)
+def test_errors_are_clear(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganforge: error:") and message in err
+
+
+def test_list(capsys):
+    assert main(["list", "models"]) == 0
+    out = capsys.readouterr().out
+    assert "dcgan" in out and "mlp" in out and "toy2d" in out
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "presets:" in out and "dcgan-mnist" in out and "mnist5k" in out
+
+
+def test_console_script_runs():
+    res = subprocess.run(
+        [sys.executable, "-m", "ganforge", "list", "presets"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0 and "gan-grid25" in res.stdout

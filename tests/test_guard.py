@@ -1,0 +1,77 @@
+"""The non-finite guard survives injected faults and diagnoses hopeless runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from ganforge.engine.checkpoint import load_checkpoint
+from ganforge.engine.guard import TrainingDiverged, all_finite
+from ganforge.engine.trainer import Trainer
+from tests.conftest import tiny_config
+
+
+def _events(run):
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_nan_in_data_is_skipped_and_run_finishes(tmp_path):
+    cfg = tiny_config(steps=12)
+    t = Trainer(cfg, tmp_path / "run")
+    t.data_x[torch.arange(0, len(t.data_x), 50)] = float("nan")  # ~2% of items poisoned
+    t.run()
+    assert int(t._skipped) > 0
+    assert all_finite(t.G) and all_finite(t.D) and all_finite(t.G_ema)
+    ev = [e for e in _events(tmp_path / "run") if e.get("event") == "nonfinite_grad"]
+    assert ev and all(e["data_finite"] is False for e in ev)
+
+
+def test_nan_weights_roll_back_and_lower_lr(tmp_path):
+    cfg = tiny_config(steps=10)
+    cfg = dataclasses.replace(cfg, guard=dataclasses.replace(cfg.guard, snapshot_every=2))
+    t = Trainer(cfg, tmp_path / "run")
+    inner = t.step_fn
+
+    def poisoned(tr):
+        logs = inner(tr)
+        if tr.step == 5:  # about to become step 6: corrupt a G weight after its update
+            with torch.no_grad():
+                next(tr.G.parameters()).view(-1)[0] = float("inf")
+        return logs
+
+    t.step_fn = poisoned
+    t.run()
+    rollbacks = [e for e in _events(tmp_path / "run") if e.get("event") == "rollback"]
+    assert len(rollbacks) == 1 and rollbacks[0]["reason"] == "nonfinite_weights"
+    assert rollbacks[0]["to_step"] == 4
+    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.optim.lr_g * 0.5)
+    assert all_finite(t.G) and t.step == 10
+
+
+def test_hopeless_run_stops_with_diagnosis_and_keeps_last_good(tmp_path):
+    cfg = tiny_config(steps=40)
+    cfg = dataclasses.replace(
+        cfg, guard=dataclasses.replace(cfg.guard, snapshot_every=1, skip_limit=2, max_rollbacks=2)
+    )
+    t = Trainer(cfg, tmp_path / "run")
+    inner = t.step_fn
+
+    def always_nan_after_3(tr):
+        if tr.step >= 3:
+            tr.data_x.fill_(float("nan"))
+        return inner(tr)
+
+    t.step_fn = always_nan_after_3
+    with pytest.raises(TrainingDiverged, match="data holds NaN"):
+        t.run()
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert all(torch.isfinite(v).all() for v in ckpt["G"].values() if v.is_floating_point())
+
+
+def test_diagnosis_names_grad_clip_for_exploding_gradients(tmp_path):
+    t = Trainer(tiny_config(), tmp_path / "run")
+    msg = t.guard.diagnosis("nonfinite_weights")
+    assert "optim.grad_clip" in msg and "optim.lr_g" in msg
