@@ -101,7 +101,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     x = G.sample(args.n, seed=args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npz":
+    if out.suffix in getattr(G, "sample_suffixes", ()):  # modality writers: .wav, .txt ...
+        G.write_samples(x, out)
+    elif out.suffix == ".npz":
         np.savez(out, x=x.numpy(), z=G.make_z(args.n, seed=args.seed).numpy())
     elif out.suffix == ".npy":
         np.save(out, x.numpy())

@@ -214,8 +214,13 @@ class Trainer:
     # ----------------------------------------------------------------- outputs
     @torch.no_grad()
     def write_samples(self, path: Path) -> Path:
+        """Write G_ema's samples on the fixed latents: a grid, a scatter plot, or — for
+        models with their own modality (audio, text) — whatever ``G.write_samples`` writes
+        (``G.write_samples(x, path) -> Path``, with ``path`` a ``.png`` file name)."""
         z = self.fixed_z.to(self.device)
         x = torch.cat([self.G_ema(z[i : i + 256]) for i in range(0, len(z), 256)])
+        if hasattr(self.G_ema, "write_samples"):
+            return self.G_ema.write_samples(x.float().cpu(), path)
         if not self.G.is_image:  # a scatter plot needs many points, not a 64-item grid
             x = self.G_ema.sample(2500, seed=self.cfg.seed + 7)
         return save_samples(
