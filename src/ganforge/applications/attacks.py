@@ -26,7 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["fgsm", "pgd", "attack_in_batches", "attack_report", "frozen_eval"]
+__all__ = [
+    "fgsm",
+    "pgd",
+    "random_start_point",
+    "predict",
+    "attack_in_batches",
+    "attack_report",
+    "frozen_eval",
+]
 
 # Tolerance for "inputs in [0, 1]": images decoded from uint8 can land a hair outside.
 _RANGE_TOL = 1e-4
@@ -130,7 +138,7 @@ def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.view(-1, *([1] * (like.dim() - 1)))
 
 
-def _random_start(
+def random_start_point(
     x: torch.Tensor, eps: float, norm: str, generator: torch.Generator | None
 ) -> torch.Tensor:
     """A random point of the eps-ball around ``x``, clipped to [0, 1].
@@ -203,7 +211,7 @@ def pgd(
             raise ValueError(f"start has shape {tuple(start.shape)}, x has {tuple(x.shape)}")
         adv = start.detach().clone()
     elif random_start:
-        adv = _random_start(x, eps, norm, generator)
+        adv = random_start_point(x, eps, norm, generator)
     else:
         adv = x.clone()
     with frozen_eval(model):
