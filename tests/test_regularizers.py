@@ -1,0 +1,136 @@
+"""Gradient penalty, R1, weight clipping and spectral normalisation against closed forms."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from ganforge.losses import build_loss
+from ganforge.regularizers import (
+    apply_spectral_norm,
+    clip_weights_,
+    d_penalties,
+    gradient_penalty,
+    r1_due,
+    r1_penalty,
+)
+
+
+def linear_d(w: torch.Tensor, b: float = 0.3) -> nn.Module:
+    """D(x) = <w, flatten(x)> + b, whose input gradient is w everywhere."""
+
+    class LinD(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(w.numel(), 1)
+            with torch.no_grad():
+                self.lin.weight.copy_(w.reshape(1, -1))
+                self.lin.bias.fill_(b)
+
+        def forward(self, x):
+            return self.lin(x.flatten(1)).squeeze(1)
+
+    return LinD()
+
+
+W = torch.tensor([[[0.5, -1.0], [2.0, 0.25]]])  # (1, 2, 2); ||w|| = sqrt(5.3125)
+WNORM2 = float(W.square().sum())
+
+
+@pytest.mark.parametrize("center", [1.0, 0.0])
+def test_gradient_penalty_of_linear_d_is_exact(center):
+    D = linear_d(W)
+    real, fake = torch.randn(6, 1, 2, 2), torch.randn(6, 1, 2, 2)
+    gp = gradient_penalty(D, real, fake, center=center, generator=torch.Generator().manual_seed(0))
+    assert gp.item() == pytest.approx((WNORM2**0.5 - center) ** 2, rel=1e-6)
+    gp.backward()  # the penalty trains D: its weight gets gradient 2(||w|| - c) w / ||w||
+    want = 2 * (WNORM2**0.5 - center) * W.reshape(1, -1) / WNORM2**0.5
+    assert torch.allclose(D.lin.weight.grad, want, rtol=1e-5)
+
+
+def test_gradient_penalty_one_sided_ignores_small_gradients():
+    D = linear_d(W * 0.1)  # ||w|| < 1
+    real, fake = torch.randn(4, 1, 2, 2), torch.randn(4, 1, 2, 2)
+    assert gradient_penalty(D, real, fake, one_sided=True).item() == 0.0
+    assert gradient_penalty(D, real, fake).item() > 0
+
+
+def test_gradient_penalty_does_not_reach_g_and_is_reproducible():
+    D = nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
+    real = torch.randn(5, 1, 2, 2)
+    fake = torch.randn(5, 1, 2, 2, requires_grad=True)
+    a = gradient_penalty(D, real, fake, generator=torch.Generator().manual_seed(3))
+    b = gradient_penalty(D, real, fake, generator=torch.Generator().manual_seed(3))
+    assert a.item() == b.item()
+    a.backward()
+    assert fake.grad is None
+    # (a bias of the last layer cannot change an input gradient, so only weights get one)
+    assert all(p.grad is not None for n, p in D.named_parameters() if n.endswith("weight"))
+    with pytest.raises(ValueError, match="one shape"):
+        gradient_penalty(D, real, fake[:3])
+
+
+def test_r1_of_linear_d_is_squared_weight_norm():
+    D = linear_d(W)
+    real = torch.randn(7, 1, 2, 2).requires_grad_(True)
+    r1 = r1_penalty(D(real), real)
+    assert r1.item() == pytest.approx(WNORM2, rel=1e-6)
+    r1.backward()
+    assert torch.allclose(D.lin.weight.grad, 2 * W.reshape(1, -1))  # d||w||^2/dw
+
+
+def test_r1_needs_real_to_require_grad():
+    D = linear_d(W)
+    real = torch.randn(3, 1, 2, 2)
+    with pytest.raises(ValueError, match="requires_grad_"):
+        r1_penalty(D(real), real)
+
+
+def test_d_penalties_weights_and_lazy_interval():
+    D = linear_d(W)
+    real = torch.randn(4, 1, 2, 2).requires_grad_(True)
+    fake = torch.randn(4, 1, 2, 2)
+    loss = build_loss("ns", r1_gamma=2.0, r1_interval=4)
+    assert [r1_due(loss, k) for k in range(5)] == [True, False, False, False, True]
+    # gamma/2 * interval * ||w||^2 on a due step, nothing otherwise.
+    got = d_penalties(loss, D, real, fake, D(real), step=0)
+    assert got.item() == pytest.approx(0.5 * 2.0 * 4 * WNORM2, rel=1e-6)
+    assert d_penalties(loss, D, real, fake, D(real), step=1).item() == 0.0
+    gp_loss = build_loss("wgan-gp")
+    got = d_penalties(gp_loss, D, real.detach(), fake, D(real), step=1)
+    assert got.item() == pytest.approx(10 * (WNORM2**0.5 - 1) ** 2, rel=1e-6)
+
+
+def test_clip_weights_clamps_every_parameter():
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Linear(5, 1))
+    clip_weights_(D, 0.01)
+    for p in D.parameters():
+        assert p.abs().max() <= 0.01
+    # values inside the box are untouched
+    lin = nn.Linear(2, 2)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[0.005, -0.02], [0.0, 1.0]]))
+    clip_weights_(lin, 0.01)
+    assert torch.allclose(lin.weight, torch.tensor([[0.005, -0.01], [0.0, 0.01]]))
+    clip_weights_(lin, 0.0)  # off
+    assert lin.weight.abs().max().item() == pytest.approx(0.01)
+
+
+def test_spectral_norm_bounds_largest_singular_value():
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Conv2d(3, 8, 3), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(8 * 16, 1))
+    with torch.no_grad():
+        D[3].weight.mul_(50)  # a large weight the normalisation must tame
+    apply_spectral_norm(D)
+    apply_spectral_norm(D)  # idempotent
+    x = torch.randn(4, 3, 6, 6)
+    for _ in range(30):  # each training-mode forward runs one power iteration
+        D(x)
+    D.eval()
+    for m in (D[0], D[3]):
+        w = m.weight.detach().reshape(m.weight.shape[0], -1)
+        assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(1.0, abs=1e-3)
+    keys = D.state_dict().keys()
+    assert "0.parametrizations.weight.original" in keys and "3.parametrizations.weight.0._u" in keys
