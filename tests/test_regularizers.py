@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ganforge.losses import build_loss
+from ganforge.models.layers import MinibatchStdDev, PacDiscriminator, pack
 from ganforge.regularizers import (
     apply_spectral_norm,
     clip_weights_,
@@ -134,3 +135,52 @@ def test_spectral_norm_bounds_largest_singular_value():
         assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(1.0, abs=1e-3)
     keys = D.state_dict().keys()
     assert "0.parametrizations.weight.original" in keys and "3.parametrizations.weight.0._u" in keys
+
+
+# ----------------------------------------------------------------------------- layers
+def test_minibatch_stddev_matches_a_direct_computation():
+    x = torch.randn(8, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    y = MinibatchStdDev(group_size=4)(x)
+    assert y.shape == (8, 4, 4, 4)
+    assert torch.equal(y[:, :3], x)
+    # StyleGAN2 grouping: sample i is in group i % (N / group_size)
+    for j in range(2):
+        members = x[j::2]
+        want = (members.var(0, unbiased=False) + 1e-8).sqrt().mean()
+        for i in range(j, 8, 2):
+            assert torch.allclose(y[i, 3], torch.full((4, 4), want.item()), atol=1e-6)
+
+
+def test_minibatch_stddev_features_shapes_and_errors():
+    x = torch.randn(6, 4, 2, 2)
+    assert MinibatchStdDev(group_size=2, num_features=2)(x).shape == (6, 6, 2, 2)
+    assert MinibatchStdDev(group_size=4)(x[:3]).shape == (3, 5, 2, 2)  # group = N if smaller
+    assert MinibatchStdDev()(torch.randn(8, 5)).shape == (8, 6)  # feature vectors
+    with pytest.raises(ValueError, match="not divisible by group size 4"):
+        MinibatchStdDev(group_size=4)(x)
+    same = torch.ones(4, 2, 3, 3, requires_grad=True)  # a collapsed batch
+    out = MinibatchStdDev()(same)
+    assert out[:, 2].max().item() == pytest.approx(1e-4)
+    out.sum().backward()
+    assert torch.isfinite(same.grad).all()
+
+
+def test_pac_discriminator_packs_consecutive_samples():
+    torch.manual_seed(0)
+    D = PacDiscriminator(lambda shape: nn.Linear(shape[0], 1), (2,), pac=4)
+    assert D.packed_shape == (8,) and D.inner.in_features == 8
+    x = torch.randn(12, 2)
+    out = D(x)
+    assert out.shape == (3,)
+    assert torch.allclose(out[1], D.inner(torch.cat([x[4], x[5], x[6], x[7]])).squeeze())
+    imgs = torch.randn(6, 1, 4, 4)
+    packed = pack(imgs, 2)
+    assert packed.shape == (3, 2, 4, 4) and torch.equal(packed[2], torch.cat([imgs[4], imgs[5]]))
+    with pytest.raises(ValueError, match="not divisible by pac=4"):
+        D(torch.randn(10, 2))
+    with pytest.raises(ValueError, match=r"expects \(N, 2\)"):
+        D(torch.randn(8, 3))
+    # regularizers work on packed discriminators (one penalty per pack input)
+    gp = gradient_penalty(D, torch.randn(8, 2), torch.randn(8, 2))
+    w = D.inner.weight.detach().reshape(4, 2)  # per-sample gradient of the pack's logit
+    assert gp.item() == pytest.approx(((w.norm(dim=1) - 1) ** 2).mean().item(), rel=1e-5)
