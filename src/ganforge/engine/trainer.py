@@ -31,6 +31,7 @@ from ganforge.config import TrainConfig, save_toml, to_dict
 from ganforge.data import TensorData, load_data
 from ganforge.engine.batching import PermutationBatcher
 from ganforge.engine.checkpoint import load_checkpoint, save_checkpoint
+from ganforge.engine.distributed import average_gradients, init_from_env, local_slice
 from ganforge.engine.ema import update_ema
 from ganforge.engine.guard import NonFiniteGuard, TrainingDiverged
 from ganforge.engine.rng import rng_state, set_rng_state
@@ -78,6 +79,11 @@ class Trainer:
             self.resume_state = load_checkpoint(self.out)
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
+        self.dist = init_from_env(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        self.is_main = self.dist.is_main
         torch.manual_seed(cfg.seed)
         self.train_gen = torch.Generator().manual_seed(cfg.seed)
 
@@ -131,10 +137,13 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def make_z(self, n: int) -> Tensor:
-        return torch.randn(n, self.G.z_dim, generator=self.train_gen).to(self.device)
+        """This process's latents (n / world_size, z_dim) out of a global draw of ``n``."""
+        z = torch.randn(n, self.G.z_dim, generator=self.train_gen)
+        return z[local_slice(n, self.dist)].to(self.device)
 
     def next_batch(self) -> tuple[Tensor, Tensor | None]:
-        idx = self.batcher.next().to(self.device)
+        """This process's slice of the next global batch: (images, labels or None)."""
+        idx = self.batcher.next()[local_slice(self.cfg.batch_size, self.dist)].to(self.device)
         y = self.data_y.index_select(0, idx) if self.data_y is not None else None
         self._last_real = self.data_x.index_select(0, idx)
         return self._last_real, y
@@ -155,6 +164,7 @@ class Trainer:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for p in module.parameters() if p.grad is not None]
+        average_gradients(params, self.dist)
         norm = total_grad_norm(params)
         self._grad_norms[which] = norm.detach()
         if not bool(torch.isfinite(norm)):
@@ -204,8 +214,10 @@ class Trainer:
         self._skipped = torch.tensor(int(st.get("skipped_updates", 0)))
 
     def save(self, *, periodic: bool = False) -> Path:
-        state = self.state_dict()
         ckpt_dir = self.out / "checkpoints"
+        if not self.is_main:
+            return ckpt_dir / "latest.pt"
+        state = self.state_dict()
         path = save_checkpoint(state, ckpt_dir / "latest.pt")
         if periodic:
             save_checkpoint(state, ckpt_dir / f"step_{self.step:07d}.pt")
@@ -217,6 +229,8 @@ class Trainer:
         """Write G_ema's samples on the fixed latents: a grid, a scatter plot, or — for
         models with their own modality (audio, text) — whatever ``G.write_samples`` writes
         (``G.write_samples(x, path) -> Path``, with ``path`` a ``.png`` file name)."""
+        if not self.is_main:
+            return path
         z = self.fixed_z.to(self.device)
         x = torch.cat([self.G_ema(z[i : i + 256]) for i in range(0, len(z), 256)])
         if hasattr(self.G_ema, "write_samples"):
@@ -248,6 +262,8 @@ class Trainer:
         os.replace(tmp, path)
 
     def log(self, record: dict[str, Any]) -> None:
+        if not self.is_main:
+            return
         with open(self._log_path(), "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -255,9 +271,10 @@ class Trainer:
     def run(self, progress: bool | None = None) -> Path:
         """Train until ``cfg.steps``; returns the run folder. Ctrl-C saves and re-raises."""
         cfg = self.cfg
-        self.out.mkdir(parents=True, exist_ok=True)
-        save_toml(cfg, self.out / "config.toml")
-        if self.resume_state is not None:
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_toml(cfg, self.out / "config.toml")
+        if self.resume_state is not None and self.is_main:
             self._truncate_log()
         if self.data.skipped:
             self.log(
@@ -268,7 +285,7 @@ class Trainer:
                     "files": [p for p, _ in self.data.skipped[:20]],
                 }
             )
-        show = cfg.log.progress if progress is None else progress
+        show = (cfg.log.progress if progress is None else progress) and self.is_main
         bar = _progress(show, cfg.steps, self.step)
         acc: dict[str, Tensor] = {}
         n_acc = 0
@@ -314,7 +331,7 @@ class Trainer:
                     t_last, step_last = now, self.step
                 if self.step % cfg.log.sample_every == 0 or last:
                     self.write_samples(self.out / "samples" / f"step_{self.step:07d}.png")
-                if cfg.eval.every and (self.step % cfg.eval.every == 0 or last):
+                if cfg.eval.every and self.is_main and (self.step % cfg.eval.every == 0 or last):
                     self.evaluate()
                 if self.step % cfg.log.ckpt_every == 0 or last:
                     self.save(periodic=True)
