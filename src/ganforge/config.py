@@ -74,8 +74,37 @@ class OptimConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     weight_decay: float = 0.0
+    schedule: str = "constant"  # constant | linear | cosine | warmup (ganforge.optim)
+    warmup: int = 0  # linear warm-up steps of the learning rates
     d_steps: int = 1
     grad_clip: float = 0.0  # max global L2 norm of each network's gradient; 0 = off
+
+
+@dataclass(frozen=True)
+class TricksConfig:
+    """Stabilisers around D (the mode-collapse and small-data literature).
+
+    Attributes:
+        pac: PacGAN packing — D judges ``pac`` samples at once (Lin et al. 2018); 1 = off.
+        spectral_norm: spectral normalisation of every D layer (Miyato et al. 2018).
+        label_smoothing: one-sided smoothing, real targets ``1 - s`` (Salimans et al.
+            2016); BCE losses (``ns``, ``minimax``) only.
+        label_flip: fraction of D's real/fake targets flipped at random (label noise);
+            BCE losses only.
+        diffaugment: DiffAugment policy applied to real and fake before D, e.g.
+            ``"color,translation,cutout"`` (Zhao et al. 2020); "" = off.
+        ada: adapt the probability of the ``diffaugment`` transforms (or all three when
+            the policy is empty) from ``r_t = E[sign(D(real))]`` (Karras et al. 2020).
+        ada_target: the r_t to hold (0.6 in ADA).
+    """
+
+    pac: int = 1
+    spectral_norm: bool = False
+    label_smoothing: float = 0.0
+    label_flip: float = 0.0
+    diffaugment: str = ""
+    ada: bool = False
+    ada_target: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -131,6 +160,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    tricks: TricksConfig = field(default_factory=TricksConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

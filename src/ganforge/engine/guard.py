@@ -97,9 +97,8 @@ class NonFiniteGuard:
         t.G_ema.load_state_dict(st["G_ema"])
         t.opt_g.load_state_dict(st["opt_g"])
         t.opt_d.load_state_dict(st["opt_d"])
-        for opt in (t.opt_g, t.opt_d):  # the snapshot's rates, lowered once more
-            for group in opt.param_groups:
-                group["lr"] *= self.cfg.lr_factor
+        t.lr_scale *= self.cfg.lr_factor
+        t.apply_lr()
         self.consecutive_skips = 0
         t.events.append(
             {

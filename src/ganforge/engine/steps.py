@@ -31,6 +31,7 @@ def gan_step(t: Trainer) -> dict[str, Tensor]:
     logs: dict[str, Tensor] = {}
     for i in range(cfg.optim.d_steps):
         real, labels = t.next_batch()
+        real = t.prepare_real(real)
         z = t.make_z(cfg.batch_size)
         last = i == cfg.optim.d_steps - 1
         with t.autocast():
@@ -41,13 +42,12 @@ def gan_step(t: Trainer) -> dict[str, Tensor]:
                     fake = t.G(z)
             d_real = t.D_forward(real)
             d_fake = t.D_forward(fake.detach())
-        loss_d = t.loss.d(d_real, d_fake)
-        loss_d = loss_d + t.d_regularizers(real, fake.detach(), d_real)
+        loss_d = t.d_loss(d_real, d_fake, real, fake)
         t.backward_step("D", loss_d)
     t.after_d_updates()
     with t.autocast():
         g_fake = t.D_forward(fake)
-        g_real = t.D_forward(real).detach() if t.loss.g_uses_real else None
+        g_real = t.D_forward(real.detach()).detach() if t.loss.g_uses_real else None
     loss_g = t.loss.g(g_real, g_fake)
     t.backward_step("G", loss_g)
     logs["loss_d"] = loss_d.detach()

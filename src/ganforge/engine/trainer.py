@@ -26,7 +26,6 @@ from typing import Any
 import torch
 from torch import nn
 
-import ganforge.losses  # noqa: F401  (registers the losses)
 from ganforge.config import TrainConfig, save_toml, to_dict
 from ganforge.data import TensorData, load_data
 from ganforge.engine.batching import PermutationBatcher
@@ -37,8 +36,11 @@ from ganforge.engine.guard import NonFiniteGuard, TrainingDiverged
 from ganforge.engine.rng import rng_state, set_rng_state
 from ganforge.engine.steps import STEPS
 from ganforge.imaging import save_samples
+from ganforge.losses import build_loss
 from ganforge.models import build_models
-from ganforge.registry import LOSSES
+from ganforge.models.layers import PacDiscriminator
+from ganforge.optim import build_optimizer, lr_factor
+from ganforge.regularizers import apply_spectral_norm, clip_weights_, d_penalties, r1_due
 
 Tensor = torch.Tensor
 
@@ -93,10 +95,25 @@ class Trainer:
         self.batcher = PermutationBatcher(len(self.data), cfg.batch_size, self.train_gen)
 
         self.G, self.D = build_models(cfg.model, self.data.item_shape)
+        tricks = cfg.tricks
+        if tricks.pac > 1:
+            self.D = PacDiscriminator(
+                lambda shape: build_models(cfg.model, shape)[1], self.data.item_shape, tricks.pac
+            )
+        if tricks.spectral_norm:
+            apply_spectral_norm(self.D)
+        self.augment = self._make_augment()
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.loss = LOSSES.get(cfg.loss.name)
+        self.loss = build_loss(cfg.loss.name, **cfg.loss.args)
+        if (tricks.label_smoothing or tricks.label_flip) and cfg.loss.name not in ("ns", "minimax"):
+            raise ValueError(
+                "tricks.label_smoothing/label_flip apply to the BCE losses "
+                f"(ns, minimax), not loss.name={cfg.loss.name!r}"
+            )
+        self.d_updates = 0  # D updates so far (R1's lazy interval counts these)
+        self.lr_scale = 1.0  # lowered by the non-finite guard at each rollback
         self.opt_g = self._make_optimizer(self.G, cfg.optim.lr_g)
         self.opt_d = self._make_optimizer(self.D, cfg.optim.lr_d)
         self.step_fn = STEPS.get(getattr(self.G, "train_step", "gan"))
@@ -113,10 +130,6 @@ class Trainer:
     # ----------------------------------------------------------------- building blocks
     def _make_optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
         o = self.cfg.optim
-        try:
-            from ganforge.optim import build_optimizer
-        except ImportError:  # pragma: no cover - optim.py is part of the package
-            return torch.optim.Adam(module.parameters(), lr=lr, betas=(o.beta1, o.beta2))
         return build_optimizer(
             o.name,
             module.parameters(),
@@ -125,6 +138,28 @@ class Trainer:
             beta2=o.beta2,
             weight_decay=o.weight_decay,
         )
+
+    def _make_augment(self) -> Any:
+        t = self.cfg.tricks
+        if not (t.diffaugment or t.ada):
+            return None
+        if not self.data.is_image:
+            raise ValueError("tricks.diffaugment/ada need image data")
+        from ganforge.augment import AdaptiveAugment, diff_augment
+
+        if t.ada:
+            return AdaptiveAugment(
+                target=t.ada_target, policy=t.diffaugment or "color,translation,cutout"
+            )
+        return lambda x: diff_augment(x, policy=t.diffaugment)
+
+    def apply_lr(self) -> None:
+        """Set both learning rates from the schedule and the guard's scale."""
+        o = self.cfg.optim
+        f = self.lr_scale * lr_factor(o.schedule, self.step, self.cfg.steps, o.warmup)
+        for opt, base in ((self.opt_g, o.lr_g), (self.opt_d, o.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * f
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Autocast around network forwards for ``precision = bf16 | fp16``."""
@@ -149,14 +184,50 @@ class Trainer:
         return self._last_real, y
 
     def D_forward(self, x: Tensor) -> Tensor:
+        """D's logits on (augmented, when configured) data; packed logits with PacGAN."""
+        if self.augment is not None:
+            x = self.augment(x)
         return self.D(x)
 
-    def d_regularizers(self, real: Tensor, fake: Tensor, d_real: Tensor) -> Tensor | float:
-        """Extra D loss terms (gradient penalties) — none for the plain GAN."""
-        return 0.0
+    def prepare_real(self, real: Tensor) -> Tensor:
+        """Real batch for a D update; requires grad when R1 is due this update."""
+        if r1_due(self.loss, self.d_updates):
+            return real.detach().requires_grad_(True)
+        return real
+
+    def d_loss(self, d_real: Tensor, d_fake: Tensor, real: Tensor, fake: Tensor) -> Tensor:
+        """D's adversarial loss plus its regularisers (gradient penalty, lazy R1)."""
+        t = self.cfg.tricks
+        if t.label_smoothing or t.label_flip:
+            loss = self._bce_with_targets(d_real, d_fake)
+        else:
+            loss = self.loss.d(d_real, d_fake)
+        if self.loss.gp_weight > 0 or r1_due(self.loss, self.d_updates):
+            loss = loss + d_penalties(
+                self.loss, self.D_forward, real, fake.detach(), d_real, step=self.d_updates
+            )
+        if hasattr(self.augment, "update"):
+            self.augment.update(d_real)
+        self.d_updates += 1
+        return loss
+
+    def _bce_with_targets(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        """BCE with one-sided smoothed targets and randomly flipped labels."""
+        import torch.nn.functional as F
+
+        t = self.cfg.tricks
+        y_real = torch.full_like(d_real, 1.0 - t.label_smoothing, dtype=torch.float32)
+        y_fake = torch.zeros_like(d_fake, dtype=torch.float32)
+        if t.label_flip:
+            flip_r = torch.rand(y_real.shape, device=y_real.device) < t.label_flip
+            flip_f = torch.rand(y_fake.shape, device=y_fake.device) < t.label_flip
+            y_real = torch.where(flip_r, 1.0 - y_real, y_real)
+            y_fake = torch.where(flip_f, 1.0 - y_fake, y_fake)
+        bce = F.binary_cross_entropy_with_logits
+        return bce(d_real.float(), y_real) + bce(d_fake.float(), y_fake)
 
     def after_d_updates(self) -> None:
-        """Hook after the D updates of a step (WGAN weight clipping)."""
+        """Hook after the D updates of a step."""
 
     def backward_step(self, which: str, loss: Tensor) -> None:
         """Backpropagate ``loss`` into G or D, clip, and step — skipping non-finite updates."""
@@ -184,6 +255,8 @@ class Trainer:
                 [p.grad for p in params], torch.clamp(clip / (norm + 1e-6), max=1.0)
             )
         opt.step()
+        if which == "D" and self.loss.d_weight_clip > 0:
+            clip_weights_(self.D, self.loss.d_weight_clip)
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -200,6 +273,9 @@ class Trainer:
             "batcher": self.batcher.state_dict(),
             "rng": rng_state(self.train_gen),
             "skipped_updates": int(self._skipped),
+            "d_updates": self.d_updates,
+            "lr_scale": self.lr_scale,
+            "augment": self.augment.state_dict() if hasattr(self.augment, "state_dict") else {},
         }
 
     def _load_state(self, st: dict[str, Any]) -> None:
@@ -212,6 +288,10 @@ class Trainer:
         set_rng_state(st["rng"], self.train_gen)
         self.step = int(st["step"])
         self._skipped = torch.tensor(int(st.get("skipped_updates", 0)))
+        self.d_updates = int(st.get("d_updates", 0))
+        self.lr_scale = float(st.get("lr_scale", 1.0))
+        if hasattr(self.augment, "load_state_dict") and st.get("augment"):
+            self.augment.load_state_dict(st["augment"])
 
     def save(self, *, periodic: bool = False) -> Path:
         ckpt_dir = self.out / "checkpoints"
@@ -297,7 +377,11 @@ class Trainer:
         try:
             while self.step < cfg.steps:
                 skipped_before = int(self._skipped)
+                if self.lr_scale != 1.0 or cfg.optim.schedule != "constant" or cfg.optim.warmup:
+                    self.apply_lr()
                 logs = self.step_fn(self)
+                if hasattr(self.augment, "stats"):
+                    logs.update(self.augment.stats())
                 self.step += 1
                 if cfg.guard.enabled:
                     self.guard.after_step(int(self._skipped) != skipped_before)
