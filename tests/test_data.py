@@ -325,6 +325,44 @@ def test_cifar_folder_loads_all_batches_in_order(tmp_path):
     assert torch.allclose(got.x[6:], last)
 
 
+def _py2_str(b: bytes) -> bytes:
+    """A Python 2 ``str`` opcode (SHORT_BINSTRING / BINSTRING), as cPickle wrote it."""
+    return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b
+
+
+def py2_cifar_pickle(data: np.ndarray, labels: list[int]) -> bytes:
+    """The opcodes of a real CIFAR-10 batch (Python 2 cPickle, numpy 1.x, protocol 2):
+    globals named numpy.core.multiarray, keys and raw pixels as Python 2 strings."""
+    n, d = data.shape
+    dtype = (
+        b"cnumpy\ndtype\n" + _py2_str(b"u1") + b"K\x00K\x01\x87R"
+        b"(K\x03" + _py2_str(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    )
+    arr = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85"
+        + _py2_str(b"b")
+        + b"\x87R(K\x01J"
+        + struct.pack("<i", n)
+        + b"J"
+        + struct.pack("<i", d)
+        + b"\x86"
+        + dtype
+        + b"\x89"
+        + _py2_str(data.tobytes())
+        + b"tb"
+    )
+    labs = b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+    return b"\x80\x02}(" + _py2_str(b"data") + arr + _py2_str(b"labels") + labs + b"u."
+
+
+def test_cifar_python2_pickle(tmp_path):
+    data = np.random.default_rng(3).integers(0, 256, (2, 3072), dtype=np.uint8)
+    (tmp_path / "test_batch").write_bytes(py2_cifar_pickle(data, [3, 7]))
+    got = load(tmp_path / "test_batch")
+    assert got.y.tolist() == [3, 7]
+    assert torch.allclose(got.x, torch.from_numpy(data.reshape(2, 3, 32, 32)).float() / 127.5 - 1)
+
+
 class _Evil:
     def __init__(self, cmd):
         self.cmd = cmd
@@ -353,6 +391,8 @@ def test_evil_pickle_is_rejected_without_running(tmp_path):
 def test_unknown_specs_list_the_choices(tmp_path):
     with pytest.raises(DataError, match=r"no/such/dir.*mnist5k.*ring8.*folder of images"):
         load("no/such/dir")
+    with pytest.raises(DataError, match="empty"):
+        load("")
     with pytest.raises(DataError, match="Did you mean 'mnist5k'"):
         load("mnist5")
     (tmp_path / "data.csv").write_text("1,2,3\n")

@@ -100,6 +100,8 @@ def load_path(cfg: DataConfig) -> TensorData:
     Raises:
         DataError: missing path, unknown file type, or a malformed file.
     """
+    if not cfg.spec.strip():  # Path("") is the current folder: never load that by accident
+        raise DataError(_spec_error(cfg.spec, "empty"))
     path = Path(cfg.spec).expanduser()
     if not path.exists():
         raise DataError(_spec_error(cfg.spec, "no such built-in data set, file or folder"))
@@ -126,7 +128,7 @@ def load_path(cfg: DataConfig) -> TensorData:
 
 def _spec_error(spec: str, problem: str) -> str:
     msg = f"data spec {spec!r}: {problem}."
-    if os.sep not in spec and "/" not in spec and "." not in spec:  # looks like a name
+    if spec and os.sep not in spec and "/" not in spec and "." not in spec:  # a name?
         msg = DATASETS.unknown_message(spec) + "."
     return (
         f"{msg} A data spec is a built-in name ({', '.join(DATASETS.names())}) or a path "
