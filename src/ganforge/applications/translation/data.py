@@ -19,6 +19,7 @@ sorted by label, so "the last 500" would be all nines.
 from __future__ import annotations
 
 import colorsys
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +134,16 @@ def mnist_color(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return intensity * colour * 2 - 1
 
 
+@functools.lru_cache(maxsize=1)
+def _mnist5k() -> tuple[torch.Tensor, torch.Tensor]:
+    """mnist5k as (5000, 1, 28, 28) in [-1, 1] and labels, decoded once per process (the
+    CSV parse takes seconds); callers index into it and never modify it in place."""
+    from ganforge.data.builtin import mnist5k_arrays
+
+    x_np, y_np = mnist5k_arrays()
+    return to_model_range(torch.from_numpy(x_np)[:, None]), torch.from_numpy(y_np)
+
+
 def synthetic_task(name: str, *, paired: bool = True, seed: int = 0) -> TranslationData:
     """Build ``mnist-edges`` or ``mnist-color`` from mnist5k (4,500 train, 500 held out).
 
@@ -140,13 +151,10 @@ def synthetic_task(name: str, *, paired: bool = True, seed: int = 0) -> Translat
     an independently shuffled copy of A, so no A image is shown with its own target; the
     held-out pairs stay aligned to measure the error against the true mapping.
     """
-    from ganforge.data.builtin import mnist5k_arrays
-
     if name not in SYNTHETIC_TASKS:
         raise ValueError(f"unknown synthetic task {name!r}; choose one of {SYNTHETIC_TASKS}")
-    x_np, y_np = mnist5k_arrays()
-    x = to_model_range(torch.from_numpy(x_np)[:, None])
-    y = torch.from_numpy(y_np)
+    x, y = _mnist5k()
+    y_np = y.numpy()
     b = mnist_edges(x) if name == "mnist-edges" else mnist_color(x, y)
     test = torch.from_numpy(_held_out_mask(y_np))
     a_train, b_train = x[~test], b[~test]
