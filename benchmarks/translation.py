@@ -61,7 +61,7 @@ def main() -> None:
     p.add_argument("--method", choices=["pix2pix", "cyclegan"], action="append")
     p.add_argument("--task", choices=["mnist-edges", "mnist-color"], action="append")
     p.add_argument("--steps", type=int, help="steps per run (default 1000 pix2pix, 600 CycleGAN)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, help="default 16 pix2pix, 8 CycleGAN")
     p.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy box)"
     )
@@ -79,16 +79,17 @@ def main() -> None:
                 results.append({"task": task, "method": name, "steps": 0, **ev})
         for method in methods:
             steps = args.steps or (1000 if method == "pix2pix" else 600)
+            bs = args.batch_size or (16 if method == "pix2pix" else 8)
             cfg = TranslationConfig(
-                method=method, data=task, steps=steps, batch_size=args.batch_size,
+                method=method, data=task, steps=steps, batch_size=bs,
                 progress=False, sample_every=max(1, steps // 4), ckpt_every=steps,
             )  # fmt: skip
             out = Path(args.out) / f"{method}-{task}"
-            if (out / "checkpoints" / "latest.pt").exists():
+            if out.exists():  # a fresh run each time
                 import shutil
 
                 shutil.rmtree(out)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             rec = TranslationTrainer(cfg, out).run()
             secs = time.perf_counter() - t0
             results.append(
@@ -96,17 +97,20 @@ def main() -> None:
                     "task": task,
                     "method": method,
                     "steps": steps,
+                    "batch": bs,
                     "seconds": round(secs, 1),
+                    "cpu_seconds": round(time.process_time() - c0, 1),
                     **rec["eval"],
                 }
             )
             print(f"# {method} {task}: {rec['eval']} in {secs:.0f} s", flush=True)
-    print("\n| task | method | steps | L1 [0,1] | PSNR dB | train s |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("\n| task | method | steps | L1 [0,1] | PSNR dB | batch | wall s | CPU s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r['task']} | {r['method']} | {r['steps'] or '-'} | {r['l1']:.4f} | "
-            f"{r['psnr']:.2f} | {r.get('seconds', '-')} |"
+            f"{r['psnr']:.2f} | {r.get('batch', '-')} | {r.get('seconds', '-')} | "
+            f"{r.get('cpu_seconds', '-')} |"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

@@ -50,7 +50,7 @@ def add_translate_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     t.add_argument("--resolution", type=int, help="image side (default 28 mnist tasks, 64 folders)")
     t.add_argument("--channels", type=int, choices=[1, 3], help="force 1 or 3 channels (folders)")
     t.add_argument("--direction", choices=["AtoB", "BtoA"], help="swap the data's A and B")
-    t.add_argument("--ngf", type=int, help="generator width (default 32)")
+    t.add_argument("--ngf", type=int, help="generator width (default 32 pix2pix, 16 CycleGAN)")
     t.add_argument("--ndf", type=int, help="discriminator width (default 32)")
     t.add_argument("--n-blocks", type=int, help="CycleGAN residual blocks (default 3)")
     t.add_argument("--d-layers", type=int, help="PatchGAN stride-2 layers (3: 70x70; default 2)")
