@@ -9,7 +9,9 @@ import torch
 
 from ganforge.config import DataConfig, LogConfig, ModelConfig, TrainConfig
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# One thread: the tiny test models gain nothing from two, and OpenMP spin-waiting makes
+# two threads several times slower whenever the machine has other work.
+torch.set_num_threads(1)
 
 
 def tiny_config(**overrides: object) -> TrainConfig:

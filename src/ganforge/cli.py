@@ -146,6 +146,27 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import ganforge
+    from ganforge.export import export_onnx, export_safetensors
+
+    G = ganforge.load(args.run)
+    out = Path(args.out)
+    if args.format == "safetensors":
+        export_safetensors(G, out, dtype=args.dtype)
+    else:
+        export_onnx(G, out)
+    print(f"exported {args.format} to {out}")
+    return 0
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from ganforge.zoo import format_table
+
+    print(format_table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganforge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -183,9 +204,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ls.set_defaults(func=cmd_list)
 
+    ex = sub.add_parser("export", help="export a generator (safetensors + config.json, or ONNX)")
+    ex.add_argument("run", help="run folder, checkpoint or zoo:NAME")
+    ex.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors")
+    ex.add_argument(
+        "--dtype",
+        choices=["fp32", "fp16"],
+        default="fp32",
+        help="weight precision of the safetensors export",
+    )
+    ex.add_argument("--out", required=True, help="output folder")
+    ex.set_defaults(func=cmd_export)
+
+    zo = sub.add_parser("zoo", help="the model zoo: `ganforge zoo list`")
+    zo.add_argument("action", choices=["list"])
+    zo.set_defaults(func=cmd_zoo)
+
     for mod, adder in (
         ("ganforge.metrics.cli", "add_eval_parser"),
         ("ganforge.applications.attack_cli", "add_attack_parser"),
+        ("ganforge.applications.translation.cli", "add_translate_parser"),
     ):
         try:
             module = __import__(mod, fromlist=[adder])
@@ -199,11 +237,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ganforge`` console script; returns the exit status."""
     from ganforge.engine.checkpoint import CheckpointError
     from ganforge.engine.guard import TrainingDiverged
+    from ganforge.zoo import ZooError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, UnknownNameError, CheckpointError, FileNotFoundError, ValueError) as e:
+    except (
+        ConfigError,
+        UnknownNameError,
+        CheckpointError,
+        ZooError,
+        FileNotFoundError,
+        ValueError,
+    ) as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:

@@ -96,6 +96,9 @@ class TricksConfig:
         ada: adapt the probability of the ``diffaugment`` transforms (or all three when
             the policy is empty) from ``r_t = E[sign(D(real))]`` (Karras et al. 2020).
         ada_target: the r_t to hold (0.6 in ADA).
+        pl_weight: StyleGAN2 path-length regularisation weight (2 in the paper; needs a
+            generator with ``mapping``/``synthesis``); 0 = off.
+        pl_interval: lazy interval of the path-length term (4 in the paper).
     """
 
     pac: int = 1
@@ -105,6 +108,8 @@ class TricksConfig:
     diffaugment: str = ""
     ada: bool = False
     ada_target: float = 0.6
+    pl_weight: float = 0.0
+    pl_interval: int = 4
 
 
 @dataclass(frozen=True)

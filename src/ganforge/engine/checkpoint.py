@@ -95,6 +95,10 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> G
         from ganforge.zoo import resolve_zoo
 
         path = resolve_zoo(path[4:])
+    from ganforge.export import is_exported_dir, load_exported
+
+    if is_exported_dir(path):
+        return load_exported(path).to(device)
     ckpt = load_checkpoint(path)
     G = build_generator_from(ckpt)
     G.load_state_dict(ckpt["G_ema"])

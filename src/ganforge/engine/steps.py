@@ -48,7 +48,7 @@ def gan_step(t: Trainer) -> dict[str, Tensor]:
     with t.autocast():
         g_fake = t.D_forward(fake)
         g_real = t.D_forward(real.detach()).detach() if t.loss.g_uses_real else None
-    loss_g = t.loss.g(g_real, g_fake)
+    loss_g = t.loss.g(g_real, g_fake) + t.g_regularizers(z)
     t.backward_step("G", loss_g)
     logs["loss_d"] = loss_d.detach()
     logs["loss_g"] = loss_g.detach()

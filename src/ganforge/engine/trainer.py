@@ -103,6 +103,16 @@ class Trainer:
         if tricks.spectral_norm:
             apply_spectral_norm(self.D)
         self.augment = self._make_augment()
+        self.path_length = None
+        if tricks.pl_weight > 0:
+            if not hasattr(self.G, "synthesis"):
+                raise ValueError(
+                    "tricks.pl_weight needs a style-based generator (model.name = "
+                    f"'stylegan'), not {cfg.model.name!r}"
+                )
+            from ganforge.regularizers_stylegan import PathLengthPenalty
+
+            self.path_length = PathLengthPenalty()
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
@@ -226,6 +236,14 @@ class Trainer:
         bce = F.binary_cross_entropy_with_logits
         return bce(d_real.float(), y_real) + bce(d_fake.float(), y_fake)
 
+    def g_regularizers(self, z: Tensor) -> Tensor | float:
+        """Lazy path-length regularisation of G (StyleGAN2), on half the batch."""
+        t = self.cfg.tricks
+        if self.path_length is None or self.step % t.pl_interval:
+            return 0.0
+        half = z[: max(1, len(z) // 2)]
+        return t.pl_weight * t.pl_interval * self.path_length(self.G, half)
+
     def after_d_updates(self) -> None:
         """Hook after the D updates of a step."""
 
@@ -275,6 +293,7 @@ class Trainer:
             "skipped_updates": int(self._skipped),
             "d_updates": self.d_updates,
             "lr_scale": self.lr_scale,
+            "path_length": self.path_length.state_dict() if self.path_length else {},
             "augment": self.augment.state_dict() if hasattr(self.augment, "state_dict") else {},
         }
 
@@ -290,6 +309,8 @@ class Trainer:
         self._skipped = torch.tensor(int(st.get("skipped_updates", 0)))
         self.d_updates = int(st.get("d_updates", 0))
         self.lr_scale = float(st.get("lr_scale", 1.0))
+        if self.path_length is not None and st.get("path_length"):
+            self.path_length.load_state_dict(st["path_length"])
         if hasattr(self.augment, "load_state_dict") and st.get("augment"):
             self.augment.load_state_dict(st["augment"])
 
