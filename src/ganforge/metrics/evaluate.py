@@ -46,7 +46,7 @@ import torch
 
 from ganforge.registry import METRICS, UnknownNameError
 
-__all__ = ["Metric", "evaluate", "resolve_metric", "format_n", "DEFAULT_N"]
+__all__ = ["Metric", "evaluate", "resolve_metric", "default_metrics", "format_n", "DEFAULT_N"]
 
 DEFAULT_N = 5000
 KINDS = ("fid", "kid", "is", "pr", "dc")
@@ -264,13 +264,25 @@ def _real_config(real: Any, default: Any, item_shape: tuple[int, ...]) -> Any:
     return real
 
 
+def default_metrics(item_shape: tuple[int, ...], real: Any = None) -> list[str]:
+    """Sensible metrics for the data: mode coverage for ring8/grid25 points, FID/KID/PR/DC
+    for images (plus class coverage for 28x28 digits or Stacked MNIST)."""
+    spec = getattr(real, "spec", real)
+    if tuple(item_shape) == (2,) or spec in ("ring8", "grid25"):
+        return ["modes2d"]
+    out = ["fid", "kid", "pr", "dc"]
+    if tuple(item_shape) == (1, 28, 28) or spec == "stacked_mnist":
+        out.append("classes")
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # Evaluation
 
 
 def evaluate(
     source: Any,
-    metrics: list[str] | tuple[str, ...] | str = ("fid",),
+    metrics: list[str] | tuple[str, ...] | str | None = None,
     n: int | None = None,
     real: Any = None,
     *,
@@ -290,7 +302,7 @@ def evaluate(
             file); a TensorData; or a tensor/array of images (N, C, H, W) in [-1, 1] or
             points (N, 2).
         metrics: protocol names or aliases (see the module docstring); a comma-separated
-            string is accepted.
+            string is accepted. None: :func:`default_metrics` for the data.
         n: generated samples for the aliases (default 5,000, or all items of a smaller
             finite source).
         real: the reference data: a data spec, a :class:`~ganforge.config.DataConfig`,
@@ -313,14 +325,16 @@ def evaluate(
     from ganforge.config import DataConfig
     from ganforge.metrics import features as fx
 
+    fake, default_real, source_desc = _resolve_source(source)
+    item_shape = _item_shape(fake)
+    if metrics is None:
+        metrics = default_metrics(item_shape, real if real is not None else default_real)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     if not metrics:
         raise ValueError(
             "no metrics given; e.g. metrics=['fid5k_lenet'] (see `ganforge list metrics`)"
         )
-    fake, default_real, source_desc = _resolve_source(source)
-    item_shape = _item_shape(fake)
     finite = _finite_len(fake)
     alias_n = n or (min(DEFAULT_N, finite) if finite else DEFAULT_N)
     if finite is not None:
@@ -328,6 +342,15 @@ def evaluate(
     custom = extractor is not None and not isinstance(extractor, str)
     protos = [resolve_metric(m, n=alias_n, item_shape=item_shape, custom=custom) for m in metrics]
     real_cfg = _real_config(real, default_real, item_shape)
+    # Fail before any (slow) feature extraction when the protocol cannot be met.
+    for m in protos:
+        if m.needs_real and real_cfg is None:
+            raise ValueError(
+                f"{m.name} compares with real data: pass real=<data spec> (--real SPEC), "
+                "e.g. real='mnist5k' or a folder of images"
+            )
+        if m.kind == "modes2d":
+            _mixture_name(real_cfg)
 
     extractors: dict[str, Any] = {}
 

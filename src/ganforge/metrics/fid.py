@@ -47,7 +47,7 @@ def feature_stats(x: Any) -> tuple[torch.Tensor, torch.Tensor]:
     Returns:
         ``(mu, sigma)``: float64 tensors (D,) and (D, D), ``sigma`` exactly symmetric.
     """
-    t = as_features(x, "x")
+    t = as_features(x, "x", min_n=2)
     mu = t.mean(0)
     xc = (t - mu).numpy()  # own copy; float64, C-contiguous (N, D)
     sigma = _gram(xc) / (len(t) - 1)

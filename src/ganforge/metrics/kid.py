@@ -54,8 +54,8 @@ def kid(
         ``{"kid": mean over subsets, "kid_std": standard deviation over subsets,
         "subset_size": m, "subsets": count}``.
     """
-    x = as_features(a, "a")
-    y = as_features(b, "b")
+    x = as_features(a, "a", min_n=2)
+    y = as_features(b, "b", min_n=2)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"feature sizes differ: {x.shape[1]} vs {y.shape[1]}")
     d = x.shape[1]
