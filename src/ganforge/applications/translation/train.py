@@ -252,7 +252,10 @@ class TranslationTrainer:
         # A fixed sample batch: held-out images when there are some, else the first train ones.
         src_a = data.a_test if data.a_test is not None else data.a
         src_b = data.b_test if data.b_test is not None else data.b
-        self.fixed_a, self.fixed_b = src_a[:8].clone(), src_b[:8].clone()
+        # evenly spaced, so a class-sorted held-out set (mnist5k) shows every class
+        pick_a = torch.linspace(0, len(src_a) - 1, min(8, len(src_a))).long()
+        pick_b = torch.linspace(0, len(src_b) - 1, min(8, len(src_b))).long()
+        self.fixed_a, self.fixed_b = src_a[pick_a].clone(), src_b[pick_b].clone()
         if ckpt is not None:
             self._load_state(ckpt)
         else:
