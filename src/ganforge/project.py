@@ -135,7 +135,7 @@ def project(
             bar = steps_iter = tqdm(steps_iter, desc="project", unit="step", dynamic_ncols=True)
         for _ in steps_iter:
             loss = F.mse_loss(_render(G, latent).float(), target)
-            history.append(float(loss))
+            history.append(float(loss.detach()))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
