@@ -68,7 +68,7 @@ def main() -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         accs = {L: accuracy(model, *test[L]) for L in test}
         print(
             f"epoch {epoch + 1}: loss {total / len(x):.4f}, held-out accuracy "
