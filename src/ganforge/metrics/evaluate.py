@@ -302,7 +302,7 @@ def evaluate(
             file); a TensorData; or a tensor/array of images (N, C, H, W) in [-1, 1] or
             points (N, 2).
         metrics: protocol names or aliases (see the module docstring); a comma-separated
-            string is accepted. None: :func:`default_metrics` for the data.
+            string is accepted. None or empty: :func:`default_metrics` for the data.
         n: generated samples for the aliases (default 5,000, or all items of a smaller
             finite source).
         real: the reference data: a data spec, a :class:`~ganforge.config.DataConfig`,
@@ -327,14 +327,10 @@ def evaluate(
 
     fake, default_real, source_desc = _resolve_source(source)
     item_shape = _item_shape(fake)
-    if metrics is None:
-        metrics = default_metrics(item_shape, real if real is not None else default_real)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-    if not metrics:
-        raise ValueError(
-            "no metrics given; e.g. metrics=['fid5k_lenet'] (see `ganforge list metrics`)"
-        )
+    if not metrics:  # None or empty: what suits the data
+        metrics = default_metrics(item_shape, real if real is not None else default_real)
     finite = _finite_len(fake)
     alias_n = n or (min(DEFAULT_N, finite) if finite else DEFAULT_N)
     if finite is not None:
