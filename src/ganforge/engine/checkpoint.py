@@ -100,6 +100,12 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> G
     if is_exported_dir(path):
         return load_exported(path).to(device)
     ckpt = load_checkpoint(path)
+    if ckpt.get("kind") == "translation":
+        raise CheckpointError(
+            f"{path} is an image-to-image translation run; load it with "
+            "ganforge.applications.translation.load_translator(path) or use "
+            "`ganforge translate apply`"
+        )
     G = build_generator_from(ckpt)
     G.load_state_dict(ckpt["G_ema"])
     G.eval().requires_grad_(False)
