@@ -228,17 +228,27 @@ def test_advgan_trains_bounded_and_round_trips(tmp_path):
     w_before = target[1].weight.clone()
     x = torch.rand(64, 1, 8, 8)
     atk = train_advgan(
-        target, x, eps=0.25, steps=40, batch_size=32, width=4, n_res=1, log_every=10, lr=3e-3
+        target,
+        x,
+        eps=0.4,
+        steps=40,
+        batch_size=32,
+        width=4,
+        n_res=1,
+        log_every=10,
+        lr=3e-3,
+        gan_weight=0.1,
     )
     assert torch.equal(target[1].weight, w_before) and target[1].weight.grad is None
     adv = atk(x)
-    assert (adv - x).abs().max() <= 0.25 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
-    first, last = atk.history[0], atk.history[-1]
-    assert len(atk.history) == 4 and last["l_adv"] < first["l_adv"]
+    assert (adv - x).abs().max() <= 0.4 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    assert [h["step"] for h in atk.history] == [10, 20, 30, 40]
     r = attack_report(target, x, adv, target(x).argmax(1))
-    assert r["success_rate"] > 0.5  # a linear model on noise is easy to fool at eps 0.25
+    # A linear model on noise is easy to fool at eps 0.4 (0.89-0.95 over seeds and thread
+    # counts); an untrained generator's +-eps*tanh noise fools far fewer.
+    assert r["success_rate"] > 0.7
     loaded = AdvGANAttack.load(atk.save(tmp_path / "g.safetensors"))
-    assert loaded.eps == 0.25 and torch.equal(loaded(x), adv)
+    assert loaded.eps == 0.4 and torch.equal(loaded(x), adv)
 
 
 def test_advgan_generator_shape_and_bound():
@@ -322,3 +332,16 @@ def test_cli_attack_writes_report_grid_and_plot(tmp_path, method, capsys):
         assert (out / name).stat().st_size > 1000
     assert (out / "advgan.safetensors").exists() == (method == "advgan")
     assert "success" in capsys.readouterr().out
+
+
+def test_shipped_lenet_as_target_takes_unit_range():
+    lenet_mod = pytest.importorskip("ganforge.metrics.lenet")
+    from ganforge.data.builtin import mnist5k_arrays
+
+    x, y = mnist5k_arrays()
+    x01 = torch.from_numpy(x[:200]).float().div(255)[:, None]
+    model = load_target("lenet")
+    assert accuracy(model, x01, torch.from_numpy(y[:200])) > 0.95
+    # The weights file by path is recognised too (arch and input range from its metadata).
+    by_path = load_target(lenet_mod.WEIGHTS_PATH)
+    assert torch.equal(by_path(x01[:8]), model(x01[:8]))
