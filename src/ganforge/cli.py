@@ -8,6 +8,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ganforge.config import ConfigError, apply_override, dumps
 from ganforge.registry import UnknownNameError
@@ -98,9 +99,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from ganforge.imaging import save_samples
 
     G = ganforge.load(args.run)
-    x = G.sample(args.n, seed=args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    x = _controlled_samples(G, args)
     if out.suffix in getattr(G, "sample_suffixes", ()):  # modality writers: .wav, .txt ...
         G.write_samples(x, out)
     elif out.suffix == ".npz":
@@ -114,6 +115,51 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out must end in .png, .npz or .npy, got {out.name}")
     print(f"wrote {args.n} samples to {out}")
     return 0
+
+
+def _seed_pair(text: str, flag: str) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{flag} expects two seeds like 3,7, got {text!r}") from None
+    return a, b
+
+
+def _controlled_samples(G: Any, args: argparse.Namespace) -> Any:
+    """Samples for ``ganforge sample`` with its controls (code traversal, class,
+    truncation, style mixing, interpolation); plain random samples without them."""
+    import torch
+
+    if args.traverse is not None or args.class_id is not None:
+        from ganforge.controls import sample_with_controls
+
+        return sample_with_controls(
+            G, args.n, args.seed, traverse=args.traverse, class_id=args.class_id
+        )
+    style_based = hasattr(G, "mapping") and hasattr(G, "style_mix")
+    if args.style_mix:
+        if not style_based:
+            raise ConfigError("--style-mix needs a style-based generator (model 'stylegan')")
+        a, b = _seed_pair(args.style_mix, "--style-mix")
+        za, zb = G.make_z(1, seed=a), G.make_z(1, seed=b)
+        with torch.no_grad():  # crossover 0 = all of B's styles ... num_ws = all of A's
+            xs = [
+                G.style_mix(za, zb, k, truncation_psi=args.truncation or 1.0)
+                for k in range(G.num_ws + 1)
+            ]
+        return torch.cat(xs).clamp(-1, 1)
+    if args.interpolate:
+        a, b = _seed_pair(args.interpolate, "--interpolate")
+        za, zb = G.make_z(1, seed=a), G.make_z(1, seed=b)
+        t = torch.linspace(0, 1, args.n).view(-1, 1)
+        z = (1 - t) * za + t * zb
+        with torch.no_grad():
+            return G(z.to(G.device)).float().cpu()
+    if args.truncation is not None:
+        if not style_based:
+            raise ConfigError("--truncation needs a style-based generator (model 'stylegan')")
+        return G.sample(args.n, seed=args.seed, truncation_psi=args.truncation).clamp(-1, 1)
+    return G.sample(args.n, seed=args.seed)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -194,6 +240,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     s.add_argument("--out", required=True, help="FILE.png (grid or scatter) or FILE.npz/.npy")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--traverse",
+        metavar="CODE",
+        help="InfoGAN: vary one latent code along the rows (e.g. cat0, cont1)",
+    )
+    s.add_argument(
+        "--class",
+        dest="class_id",
+        type=int,
+        metavar="K",
+        help="class-conditional models: samples of class K",
+    )
+    s.add_argument(
+        "--truncation",
+        type=float,
+        metavar="PSI",
+        help="StyleGAN truncation towards the mean W (1 = off, 0.7 typical)",
+    )
+    s.add_argument(
+        "--style-mix",
+        metavar="SEED_A,SEED_B",
+        help="StyleGAN: a strip mixing A's and B's styles at every crossover layer",
+    )
+    s.add_argument(
+        "--interpolate",
+        metavar="SEED_A,SEED_B",
+        help="a strip of -n images interpolating between two seeds' latents",
+    )
     s.set_defaults(func=cmd_sample)
 
     ls = sub.add_parser("list", help="list registered models, losses, data sets, presets...")
@@ -224,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("ganforge.metrics.cli", "add_eval_parser"),
         ("ganforge.applications.attack_cli", "add_attack_parser"),
         ("ganforge.applications.translation.cli", "add_translate_parser"),
+        ("ganforge.project", "add_project_parser"),
     ):
         try:
             module = __import__(mod, fromlist=[adder])

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+import ganforge.engine.steps_extra  # noqa: F401  (registers the infogan/conditional steps)
 from ganforge.config import TrainConfig, save_toml, to_dict
 from ganforge.data import TensorData, load_data
 from ganforge.engine.batching import PermutationBatcher
