@@ -14,6 +14,8 @@ from ganforge.cli import main
 
 TINY = [
     "--set",
+    "eval.every=0",
+    "--set",
     "model.args.ngf=8",
     "--set",
     "model.args.ndf=8",
@@ -58,6 +60,8 @@ def test_train_2d_writes_scatter(tmp_path):
             [
                 "train",
                 "gan-ring8",
+                "--set",
+                "eval.every=0",
                 "--out",
                 str(run),
                 "--steps",
@@ -176,6 +180,8 @@ def test_truncation_needs_stylegan(tmp_path, capsys):
             [
                 "train",
                 "gan-ring8",
+                "--set",
+                "eval.every=0",
                 "--out",
                 str(run),
                 "--steps",
