@@ -18,9 +18,11 @@ TINY_ARGS = {
     "dcgan": {"ngf": 8, "ndf": 8},
     "mlp": {"g_hidden": [16, 16], "d_channels": [4, 8, 8, 8]},
     "toy2d": {"g_hidden": [16], "d_hidden": [16]},
+    "wavegan": {"width": 4},
+    "textgan": {"dim": 8, "n_blocks": 1},
     "stylegan": {"channel_max": 16, "channel_base": 256, "w_dim": 16, "mapping_layers": 2},
 }
-SHAPES = {"toy2d": (2,), "stylegan": (3, 32, 32)}
+SHAPES = {"toy2d": (2,), "stylegan": (3, 32, 32), "wavegan": (1, 4096), "textgan": (12, 16)}
 
 
 def _cases():

@@ -7,7 +7,16 @@ where ``G`` is a :class:`~ganforge.models.base.Generator` and ``D`` maps data
 
 from __future__ import annotations
 
-from ganforge.models import conditional, dcgan, infogan, mlp, stylegan, toy2d  # noqa: F401  (registration side effects)
+from ganforge.models import (  # noqa: F401  (registration side effects)
+    conditional,
+    dcgan,
+    infogan,
+    mlp,
+    stylegan,
+    textgan,
+    toy2d,
+    wavegan,
+)
 from ganforge.models.base import Generator
 from ganforge.models.build import build_models
 
