@@ -82,3 +82,12 @@ def test_label_tricks_need_bce(tmp_path):
     cfg = apply_override(cfg, "tricks.label_smoothing=0.1")
     with pytest.raises(ValueError, match="BCE"):
         Trainer(cfg, tmp_path / "x")
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_resumes(tmp_path, precision):
+    t = _train(tmp_path, f"precision={precision}", steps=4)
+    assert t.G_ema.sample(2, seed=0).dtype == torch.float32
+    if precision == "fp16":
+        assert set(t.state_dict()["scalers"]) == {"G", "D"}
+    Trainer(dataclasses.replace(t.cfg, steps=6), tmp_path / "run", resume=True).run()

@@ -123,6 +123,9 @@ class Trainer:
                 "tricks.label_smoothing/label_flip apply to the BCE losses "
                 f"(ns, minimax), not loss.name={cfg.loss.name!r}"
             )
+        self.scalers: dict[str, Any] = {}
+        if cfg.precision == "fp16":  # one gradient scaler per network (their losses differ)
+            self.scalers = {k: torch.amp.GradScaler(self.device.type) for k in ("G", "D")}
         self.d_updates = 0  # D updates so far (R1's lazy interval counts these)
         self.lr_scale = 1.0  # lowered by the non-finite guard at each rollback
         self.opt_g = self._make_optimizer(self.G, cfg.optim.lr_g)
@@ -252,11 +255,22 @@ class Trainer:
         """Backpropagate ``loss`` into G or D, clip, and step — skipping non-finite updates."""
         module, opt = (self.G, self.opt_g) if which == "G" else (self.D, self.opt_d)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler = self.scalers.get(which)
+        if scaler is not None:  # fp16: scale the loss so small gradients survive
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+        else:
+            loss.backward()
         params = [p for p in module.parameters() if p.grad is not None]
         average_gradients(params, self.dist)
         norm = total_grad_norm(params)
         self._grad_norms[which] = norm.detach()
+        if scaler is not None and not bool(torch.isfinite(norm)):
+            # An fp16 overflow is the scaler's business: it skips the step and lowers
+            # its scale; this is expected early in a run and is not a guard event.
+            scaler.step(opt)
+            scaler.update()
+            return
         if not bool(torch.isfinite(norm)):
             # A NaN/Inf gradient would poison the weights and Adam's moments for good;
             # dropping this one update is the cheapest recovery (seed FAQ 1).
@@ -273,7 +287,11 @@ class Trainer:
             torch._foreach_mul_(
                 [p.grad for p in params], torch.clamp(clip / (norm + 1e-6), max=1.0)
             )
-        opt.step()
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
         if which == "D" and self.loss.d_weight_clip > 0:
             clip_weights_(self.D, self.loss.d_weight_clip)
 
@@ -294,6 +312,7 @@ class Trainer:
             "skipped_updates": int(self._skipped),
             "d_updates": self.d_updates,
             "lr_scale": self.lr_scale,
+            "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "path_length": self.path_length.state_dict() if self.path_length else {},
             "augment": self.augment.state_dict() if hasattr(self.augment, "state_dict") else {},
         }
@@ -310,6 +329,9 @@ class Trainer:
         self._skipped = torch.tensor(int(st.get("skipped_updates", 0)))
         self.d_updates = int(st.get("d_updates", 0))
         self.lr_scale = float(st.get("lr_scale", 1.0))
+        for k, s in self.scalers.items():
+            if k in st.get("scalers", {}):
+                s.load_state_dict(st["scalers"][k])
         if self.path_length is not None and st.get("path_length"):
             self.path_length.load_state_dict(st["path_length"])
         if hasattr(self.augment, "load_state_dict") and st.get("augment"):
