@@ -7,7 +7,11 @@ Images/s count real images per G step (``batch_size * steps / seconds``).
 
     python benchmarks/train_throughput.py                    # dcgan-64, mlp-28, dcgan-32
     python benchmarks/train_throughput.py --models dcgan64 --repeats 5 --steps 20
-    python benchmarks/train_throughput.py --precision bf16   # ganforge side in bf16 autocast
+    python benchmarks/train_throughput.py --precision bf16 --channels-last
+
+Also printed: the machine's measured matrix-multiply rate in fp32 and bf16 (2048^3
+products, median of 5) and each step's achieved GFLOP/s, from FLOPs counted with
+``torch.utils.flop_counter`` on one step of the plain loop (the same work on both sides).
 """
 
 from __future__ import annotations
@@ -96,13 +100,38 @@ def time_plain(name: str, data: torch.Tensor, steps: int, warmup: int) -> float:
     return bs * steps / (time.perf_counter() - t0)
 
 
-def time_ganforge(name: str, data: torch.Tensor, steps: int, warmup: int, precision: str) -> float:
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """The machine's dense matrix-multiply rate in ``dtype``, GFLOP/s."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def step_flops(name: str, data: torch.Tensor) -> float:
+    """FLOPs of one plain training step (three D forwards, one G forward, backwards)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        time_plain(name, data, steps=1, warmup=0)
+    return float(counter.get_total_flops())
+
+
+def time_ganforge(
+    name: str, data: torch.Tensor, steps: int, warmup: int, precision: str, channels_last: bool
+) -> float:
     model, shape, bs = MODELS[name]
     cfg = TrainConfig(
         steps=warmup,
         batch_size=bs,
         device="cpu",
         precision=precision,
+        channels_last=channels_last,
         data=DataConfig(spec="bench"),
         model=ModelConfig(name=model, z_dim=100),
         optim=OptimConfig(),
@@ -126,21 +155,39 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--channels-last", action="store_true")
     args = ap.parse_args()
+    mm32, mm16 = matmul_gflops(torch.float32), matmul_gflops(torch.bfloat16)
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"median of {args.repeats} runs x {args.steps} steps, ganforge precision={args.precision}"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of "
+        f"{args.repeats} runs x {args.steps} steps; ganforge precision={args.precision}, "
+        f"channels_last={args.channels_last}"
     )
-    print("| model | plain fp32 img/s | ganforge img/s | ratio |\n|---|---|---|---|")
+    print(f"matrix multiply: fp32 {mm32:.0f} GFLOP/s, bf16 {mm16:.0f} GFLOP/s")
+    print(
+        "| model | plain fp32 img/s | ganforge img/s | ratio | GFLOP/step | ganforge GFLOP/s "
+        "| % of fp32 mm | % of bf16 mm |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for name in args.models.split(","):
-        _, shape, _ = MODELS[name]
+        _, shape, bs = MODELS[name]
         data = torch.rand(512, *shape) * 2 - 1
         plain, ours = [], []
         for _ in range(args.repeats):  # interleaved so machine noise hits both alike
             plain.append(time_plain(name, data, args.steps, args.warmup))
-            ours.append(time_ganforge(name, data, args.steps, args.warmup, args.precision))
+            ours.append(
+                time_ganforge(
+                    name, data, args.steps, args.warmup, args.precision, args.channels_last
+                )
+            )
         p, o = statistics.median(plain), statistics.median(ours)
-        print(f"| {name} | {p:.1f} | {o:.1f} | {o / p:.2f}x |")
+        gflop = step_flops(name, data) / 1e9
+        rate = gflop * o / bs
+        print(
+            f"| {name} | {p:.1f} | {o:.1f} | {o / p:.2f}x | {gflop:.2f} | {rate:.0f} | "
+            f"{100 * rate / mm32:.0f}% | {100 * rate / mm16:.0f}% |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -91,3 +91,10 @@ def test_mixed_precision_trains_and_resumes(tmp_path, precision):
     if precision == "fp16":
         assert set(t.state_dict()["scalers"]) == {"G", "D"}
     Trainer(dataclasses.replace(t.cfg, steps=6), tmp_path / "run", resume=True).run()
+
+
+def test_channels_last_matches_default_layout(tmp_path):
+    a = _train(tmp_path / "a", steps=2)
+    b = _train(tmp_path / "b", "channels_last=true", steps=2)
+    for (k, va), vb in zip(a.G.state_dict().items(), b.G.state_dict().values(), strict=True):
+        assert torch.allclose(va, vb, atol=1e-4), k

@@ -116,7 +116,16 @@ class Trainer:
             self.path_length = PathLengthPenalty()
         self.G.to(self.device)
         self.D.to(self.device)
+        if cfg.channels_last and self.data.is_image:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+            self.data_x = self.data_x.contiguous(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if cfg.compile:
+            # Compile the bound forward methods, not the modules, so state_dict keys and
+            # checkpoints stay the same with and without compilation.
+            self.G.forward = torch.compile(self.G.forward)  # type: ignore[method-assign]
+            self.D.forward = torch.compile(self.D.forward)  # type: ignore[method-assign]
         self.loss = build_loss(cfg.loss.name, **cfg.loss.args)
         if (tricks.label_smoothing or tricks.label_flip) and cfg.loss.name not in ("ns", "minimax"):
             raise ValueError(
