@@ -2,7 +2,7 @@
 
 Raw waveforms (N, C, L) in [-1, 1], with ``L = 16 * 4**k`` (1024, 4096, 16384, 65536).
 
-G: a dense layer lifts z to (16 * width * 2**(k-1)... capped, 16) feature maps; ``k``
+G: a dense layer lifts z to (width * 2**(k-1), 16) feature maps (capped); ``k``
 transposed 1-D convolutions with kernel 25 and stride 4 (DCGAN's 5x5 stride-2 kernels
 flattened to one dimension and made longer, the paper's section 3.1) each multiply the
 length by 4 and halve the channels, with ReLU between them and tanh at the end. There is
