@@ -88,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.run()
     except KeyboardInterrupt:
         return 130
-    print(f"done: {out / 'samples.png'}")
+    print(f"done: {getattr(trainer, 'final_samples', out / 'samples.png')}")
     return 0
 
 
@@ -112,7 +112,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         data_name = getattr(getattr(G, "config", None), "data", None)
         save_samples(x, out, data_name=data_name.spec if data_name else "")
     else:
-        raise ConfigError(f"--out must end in .png, .npz or .npy, got {out.name}")
+        extra = "".join(f", {s}" for s in getattr(G, "sample_suffixes", ()) if s != ".png")
+        raise ConfigError(f"--out must end in .png, .npz, .npy{extra}; got {out.name}")
     print(f"wrote {args.n} samples to {out}")
     return 0
 
@@ -221,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config", nargs="?", help="preset name or TOML file (default: dcgan-mnist)")
     t.add_argument("--out", help="run folder (default: runs/PRESET, numbered if taken)")
     t.add_argument("--steps", type=int, help="total steps to train (with --resume: to reach)")
-    t.add_argument("--data", help="built-in data name, folder, .npz/.npy, IDX or CIFAR file")
+    t.add_argument(
+        "--data", help="built-in data name, image or WAV folder, .txt, .npz/.npy, IDX or CIFAR file"
+    )
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: auto)")
     t.add_argument(
@@ -238,7 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="write samples from a run, checkpoint or zoo:NAME")
     s.add_argument("run", help="run folder, checkpoint file or zoo:NAME")
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    s.add_argument("--out", required=True, help="FILE.png (grid or scatter) or FILE.npz/.npy")
+    s.add_argument(
+        "--out",
+        required=True,
+        help="FILE.png (grid or scatter), FILE.npz/.npy, or .wav/.txt for audio/text",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument(
         "--traverse",

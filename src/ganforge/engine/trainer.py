@@ -96,6 +96,8 @@ class Trainer:
         self.batcher = PermutationBatcher(len(self.data), cfg.batch_size, self.train_gen)
 
         self.G, self.D = build_models(cfg.model, self.data.item_shape)
+        if hasattr(self.G, "bind_data"):  # e.g. a text G records its data's vocabulary
+            self.G.bind_data(self.data)
         tricks = cfg.tricks
         if tricks.pac > 1:
             self.D = PacDiscriminator(
@@ -489,7 +491,7 @@ class Trainer:
                 self.save()  # the guard has just restored the last good weights
             raise
         bar.close()
-        self.write_samples(self.out / "samples.png")
+        self.final_samples = self.write_samples(self.out / "samples.png")
         return self.out
 
     def evaluate(self) -> dict[str, Any]:
