@@ -609,6 +609,7 @@ def explorer_html(info: dict[str, Any]) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{html.escape(info["name"])} — latent explorer</title>
+<link rel="icon" href="data:,">
 <style>{_PAGE_CSS}</style></head>
 <body class="{kind_cls}">
 <header><h1>Latent explorer — {html.escape(info["name"])}</h1>
