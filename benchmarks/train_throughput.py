@@ -79,16 +79,18 @@ def time_plain(name: str, data: torch.Tensor, steps: int, warmup: int) -> float:
     model, (c, res, _), bs = MODELS[name]
     torch.manual_seed(0)
     G, D = plain_dcgan(c, res) if model == "dcgan" else plain_mlp(c, res)
+    dev = data.device
+    G, D = G.to(dev), D.to(dev)
     opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    ones, zeros = torch.ones(bs), torch.zeros(bs)
+    ones, zeros = torch.ones(bs, device=dev), torch.zeros(bs, device=dev)
     t0 = 0.0
     for i in range(warmup + steps):
         if i == warmup:
             t0 = time.perf_counter()
-        real = data[torch.randint(len(data), (bs,))]
-        fake = G(torch.randn(bs, 100))
+        real = data[torch.randint(len(data), (bs,), device=dev)]
+        fake = G(torch.randn(bs, 100, device=dev))
         opt_d.zero_grad()
         loss_d = bce(D(real), ones) + bce(D(fake.detach()), zeros)
         loss_d.backward()
@@ -97,17 +99,29 @@ def time_plain(name: str, data: torch.Tensor, steps: int, warmup: int) -> float:
         loss_g = bce(D(fake), ones)
         loss_g.backward()
         opt_g.step()
+    _sync(dev)
     return bs * steps / (time.perf_counter() - t0)
 
 
-def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def matmul_gflops(
+    dtype: torch.dtype, n: int = 2048, repeats: int = 5, device: str = "cpu"
+) -> float:
     """The machine's dense matrix-multiply rate in ``dtype``, GFLOP/s."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    dev = torch.device(device)
+    a = torch.randn(n, n, dtype=dtype, device=dev)
+    b = torch.randn(n, n, dtype=dtype, device=dev)
     a @ b
     times = []
     for _ in range(repeats):
+        _sync(dev)
         t0 = time.perf_counter()
         a @ b
+        _sync(dev)
         times.append(time.perf_counter() - t0)
     return 2 * n**3 / statistics.median(times) / 1e9
 
@@ -129,7 +143,7 @@ def time_ganforge(
     cfg = TrainConfig(
         steps=warmup,
         batch_size=bs,
-        device="cpu",
+        device=str(data.device),
         precision=precision,
         channels_last=channels_last,
         data=DataConfig(spec="bench"),
@@ -145,6 +159,7 @@ def time_ganforge(
     t.cfg = dataclasses.replace(cfg, steps=warmup + steps)
     t0 = time.perf_counter()
     t.run(progress=False)
+    _sync(data.device)
     return bs * steps / (time.perf_counter() - t0)
 
 
@@ -156,8 +171,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
-    mm32, mm16 = matmul_gflops(torch.float32), matmul_gflops(torch.bfloat16)
+    mm32 = matmul_gflops(torch.float32, device=args.device)
+    mm16 = matmul_gflops(torch.bfloat16, device=args.device)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of "
         f"{args.repeats} runs x {args.steps} steps; ganforge precision={args.precision}, "
@@ -171,7 +188,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name in args.models.split(","):
         _, shape, bs = MODELS[name]
-        data = torch.rand(512, *shape) * 2 - 1
+        data = (torch.rand(512, *shape) * 2 - 1).to(args.device)
         plain, ours = [], []
         for _ in range(args.repeats):  # interleaved so machine noise hits both alike
             plain.append(time_plain(name, data, args.steps, args.warmup))
