@@ -473,13 +473,13 @@ body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-seri
 header{background:#111827;color:#f9fafb;padding:14px 24px}
 header h1{margin:0;font-size:20px;font-weight:600}
 header .sub{color:#9ca3af;font-size:13px}
-main{display:grid;grid-template-columns:minmax(300px,400px) minmax(0,1fr);gap:18px;
+main{display:grid;grid-template-columns:minmax(300px,430px) minmax(0,1fr);gap:18px;
  padding:18px 24px;max-width:1300px;margin:0 auto}
 @media (max-width:860px){main{grid-template-columns:1fr}}
 .card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:14px}
 h2{font-size:15px;margin:0 0 10px;font-weight:600}
 .card h2+*{margin-top:0}
-.row+h2{margin-top:18px}
+p+h2{margin-top:18px}
 .view{display:flex;justify-content:center;align-items:center;background:#fafafa;
  border-radius:6px;min-height:300px}
 .view img{width:100%;max-width:360px;image-rendering:pixelated;display:block}
@@ -488,7 +488,7 @@ h2{font-size:15px;margin:0 0 10px;font-weight:600}
 #status.err{color:#dc2626}
 .row{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:10px 0}
 .row label{font-size:13px;color:#374151}
-input[type=number]{width:120px;padding:4px 6px;border:1px solid #d1d5db;border-radius:6px}
+input[type=number]{width:90px;padding:4px 6px;border:1px solid #d1d5db;border-radius:6px}
 button,select{padding:5px 12px;border:1px solid #d1d5db;border-radius:6px;background:#fff;
  cursor:pointer;font:inherit}
 button.primary{background:#2563eb;color:#fff;border-color:#2563eb}
@@ -498,7 +498,7 @@ button.primary{background:#2563eb;color:#fff;border-color:#2563eb}
 .dim span:first-child{color:#6b7280}
 .dim output{text-align:right}
 input[type=range]{width:100%}
-.grid img{width:100%;max-width:360px;image-rendering:pixelated;display:block;margin:0 auto}
+.grid img{width:100%;max-width:330px;image-rendering:pixelated;display:block;margin:0 auto}
 .pts .grid img{image-rendering:auto}
 .muted{color:#6b7280;font-size:12px}
 """
@@ -531,10 +531,13 @@ _PAGE_JS = r"""
       s.nextElementSibling.textContent=z[i].toFixed(2);});
   }
   function fetchImage(url,target,done){
+    // only the newest request may set the image: responses can arrive out of order
+    var token=(target._token||0)+1;target._token=token;
     return fetch(url).then(function(r){
       if(!r.ok)return r.json().then(function(j){throw new Error(j.error||r.statusText);});
       return r.blob();
     }).then(function(b){
+      if(token!==target._token)return;
       var u=URL.createObjectURL(b), old=target.dataset.blob;
       target.onload=function(){
         target.dataset.loaded='1';target.dataset.naturalWidth=target.naturalWidth;
@@ -622,15 +625,16 @@ def explorer_html(info: dict[str, Any]) -> str:
 <div id="status">loading…</div>
 <div class="row"><label for="seed">seed</label><input type="number" id="seed" min="0"
  max="{SEED_MAX}" value="0"><button id="go">load</button>
-<button id="random" class="primary">randomise</button><button id="zero">zero sliders</button></div>
+<button id="random" class="primary">randomise</button>
+<button id="zero" title="set the slider dimensions to 0">zero</button></div>
 {"".join(extra)}
-<h2>Samples for this seed</h2>
-<div class="grid"><img id="grid" alt="sample grid for the seed"></div>
 </section>
 <section class="card"><h2>First {k} of {info["z_dim"]} latent dimensions</h2>
 <div id="dims" class="dims"></div>
 <p class="muted">The other dimensions keep the seed's values. Drag a slider to move
 through latent space; the image re-renders as you go.</p>
+<h2>Samples for this seed</h2>
+<div class="grid"><img id="grid" alt="sample grid for the seed"></div>
 </section>
 </main>
 <script type="application/json" id="info">{info_json}</script>
