@@ -35,11 +35,7 @@ def gan_step(t: Trainer) -> dict[str, Tensor]:
         z = t.make_z(cfg.batch_size)
         last = i == cfg.optim.d_steps - 1
         with t.autocast():
-            if last:
-                fake = t.G(z)
-            else:
-                with torch.no_grad():
-                    fake = t.G(z)
+            fake = t.generate(z, with_grad=last)
             d_real = t.D_forward(real)
             d_fake = t.D_forward(fake.detach())
         loss_d = t.d_loss(d_real, d_fake, real, fake)

@@ -80,11 +80,7 @@ def infogan_step(t: Trainer) -> dict[str, Tensor]:
         _, cat_idx, cont = t.G.split_latents(z)
         last = i == cfg.optim.d_steps - 1
         with t.autocast():
-            if last:
-                fake = t.G(z)
-            else:
-                with torch.no_grad():
-                    fake = t.G(z)
+            fake = t.generate(z, with_grad=last)
             d_real = t.D_forward(real)
             d_fake, q_fake = D(_augment(t, fake.detach()), with_q=True)
         info_d, _ = mutual_info_loss(q_fake, cat_idx, cont, **lam)
@@ -142,11 +138,7 @@ def conditional_step(t: Trainer) -> dict[str, Tensor]:
         z, y_fake = _draw_classes(t, cfg.batch_size)
         last = i == cfg.optim.d_steps - 1
         with t.autocast():
-            if last:
-                fake = t.G(z)
-            else:
-                with torch.no_grad():
-                    fake = t.G(z)
+            fake = t.generate(z, with_grad=last)
             d_real = D(_augment(t, real), labels)
             d_fake = D(_augment(t, fake.detach()), y_fake)
         loss_d = t.d_loss(d_real, d_fake, real, fake)
@@ -174,11 +166,7 @@ def acgan_step(t: Trainer) -> dict[str, Tensor]:
         z, y_fake = _draw_classes(t, cfg.batch_size)
         last = i == cfg.optim.d_steps - 1
         with t.autocast():
-            if last:
-                fake = t.G(z)
-            else:
-                with torch.no_grad():
-                    fake = t.G(z)
+            fake = t.generate(z, with_grad=last)
             d_real, c_real = D.classify(_augment(t, real))
             d_fake, c_fake = D.classify(_augment(t, fake.detach()))
         cls_d = F.cross_entropy(c_real.float(), labels) + F.cross_entropy(c_fake.float(), y_fake)

@@ -201,6 +201,14 @@ class Trainer:
         z = torch.randn(n, self.G.z_dim, generator=self.train_gen)
         return z[local_slice(n, self.dist)].to(self.device)
 
+    def generate(self, z: Tensor, *, with_grad: bool) -> Tensor:
+        """G(z); without a graph unless the result feeds G's own update (saves memory in
+        the extra D steps of ``optim.d_steps > 1``)."""
+        if with_grad:
+            return self.G(z)
+        with torch.no_grad():
+            return self.G(z)
+
     def next_batch(self) -> tuple[Tensor, Tensor | None]:
         """This process's slice of the next global batch: (images, labels or None)."""
         idx = self.batcher.next()[local_slice(self.cfg.batch_size, self.dist)].to(self.device)
