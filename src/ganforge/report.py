@@ -277,6 +277,16 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return ticks
 
 
+def tick_label(t: float, step: float) -> str:
+    """Axis label for tick ``t`` with just enough decimals to tell ticks ``step`` apart."""
+    if step <= 0 or abs(t) >= 1e4 or (t != 0 and abs(t) < 1e-3):
+        return fmt(float(t))
+    decimals = min(6, max(0, -math.floor(math.log10(step) + 1e-9)))
+    if round(step * 10**decimals, 6) % 1:  # 2.5, 0.25 ...
+        decimals += 1
+    return f"{t:.{decimals}f}"
+
+
 def _thin(xs: list[float], ys: list[float], k: int = MAX_POINTS) -> tuple[list, list]:
     if len(xs) <= k:
         return xs, ys
@@ -336,33 +346,40 @@ def svg_chart(
         return math.log10(y) if chart.log_y else y
 
     y0, y1 = min(ty(y) for y in ys_all), max(ty(y) for y in ys_all)
-    if y1 - y0 < 1e-12:
-        y0, y1 = y0 - 0.5, y1 + 0.5
+    if y1 - y0 < 1e-9 * max(1.0, abs(y0)):  # one value (or a flat line): centre it
+        half = 0.5 if chart.log_y else max(abs(y0) * 0.1, 0.5)
+        y0, y1 = y0 - half, y1 + half
     pad = 0.05 * (y1 - y0)
     y0, y1 = y0 - pad, y1 + pad
 
     def px(x: float) -> float:
         return ml + (x - x0) / (x1 - x0) * pw
 
+    def py_t(t: float) -> float:  # t in plotted (log10 when log_y) space
+        return mt + (1 - (t - y0) / (y1 - y0)) * ph
+
     def py(y: float) -> float:
-        return mt + (1 - (ty(y) - y0) / (y1 - y0)) * ph
+        return py_t(ty(y))
 
     out = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{html.escape(chart.title)}" preserveAspectRatio="xMidYMid meet">'
     ]
     # grid and axes
+    # tick positions in the plotted space
     if chart.log_y:
-        yt = [10.0**e for e in range(math.floor(y0), math.ceil(y1) + 1) if y0 <= e <= y1]
+        yt = [float(e) for e in range(math.floor(y0), math.ceil(y1) + 1) if y0 <= e <= y1]
         if len(yt) < 2:
-            yt = [10**t for t in nice_ticks(y0, y1, 4)]
+            yt = nice_ticks(y0, y1, 4)
     else:
         yt = nice_ticks(y0, y1, 5)
+    y_step = yt[1] - yt[0] if len(yt) > 1 and not chart.log_y else 0.0
     for t in yt:
-        y = py(t)
+        y = py_t(t)
         out.append(f'<line class="grid" x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        label = tick_label(10**t if chart.log_y else t, y_step)
         out.append(
-            f'<text class="tick" x="{ml - 6}" y="{y + 4:.1f}" text-anchor="end">{fmt(t)}</text>'
+            f'<text class="tick" x="{ml - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>'
         )
     for t in nice_ticks(x0, x1, 6):
         x = px(t)
