@@ -80,4 +80,4 @@ def test_every_preset_loads_and_dumps():
 
 def test_seed_preset_is_the_seed_model():
     _, cfg = load_preset_or_file("mlp-mnist")
-    assert cfg.model.name == "mlp" and cfg.loss.name == "minimax" and cfg.optim.name == "adam"
+    assert cfg.model.name == "mlp" and cfg.loss.name == "ns" and cfg.optim.name == "adam"

@@ -226,7 +226,7 @@ def ralsgan_g_loss(real: Tensor | None, fake: Tensor) -> Tensor:
 LOSSES.add(
     "minimax",
     AdversarialLoss(bce_d_loss, minimax_g_loss),
-    help="the seed's BCE minimax loss (Goodfellow et al. 2014)",
+    help="the BCE minimax loss of Goodfellow et al. 2014 (saturates early)",
 )
 LOSSES.add(
     "ns",
