@@ -149,3 +149,10 @@ def test_nonfinite_gradient_is_skipped(tmp_path, tiny_cfg):
     trainer.backward_step("G", loss)
     assert all(torch.equal(a, b) for a, b in zip(before, trainer.G.parameters(), strict=True))
     assert int(trainer._skipped) == 1
+
+
+def test_run_writes_a_report(tmp_path, tiny_cfg):
+    out = Trainer(tiny_cfg, tmp_path / "run").run()
+    html = (out / "report.html").read_text()
+    assert "<svg" in html and "data:image/png;base64" in html
+    assert "http://" not in html.replace("http://www.w3.org", "")  # self-contained

@@ -306,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("ganforge.applications.attack_cli", "add_attack_parser"),
         ("ganforge.applications.translation.cli", "add_translate_parser"),
         ("ganforge.project", "add_project_parser"),
+        ("ganforge.report", "add_report_parser"),
+        ("ganforge.serve", "add_serve_parser"),
     ):
         try:
             module = __import__(mod, fromlist=[adder])

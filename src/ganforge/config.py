@@ -129,6 +129,8 @@ class LogConfig:
     ckpt_every: int = 1000
     n_samples: int = 64
     progress: bool = True
+    report: bool = True  # refresh report.html at every sample grid and at the end
+    tensorboard: bool = False  # also log scalars and sample grids to TensorBoard
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import copy
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,11 @@ class Trainer:
         self._grad_norms: dict[str, Tensor] = {}
         self._skipped = torch.zeros((), dtype=torch.long)
         self.guard = NonFiniteGuard(self)
+        self.tb = None
+        if cfg.log.tensorboard and self.is_main:
+            from ganforge.tb import TensorBoardLogger
+
+            self.tb = TensorBoardLogger(self.out)
         self._last_real: Tensor | None = None
         self.fixed_z = self.G.make_z(cfg.log.n_samples, seed=cfg.seed + 1_000_003)
         if self.resume_state is not None:
@@ -409,6 +415,24 @@ class Trainer:
             return
         with open(self._log_path(), "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        if self.tb is not None and "event" not in record:
+            self.tb.log_scalars(record["step"], record)
+
+    def refresh_report(self, samples: Path | None = None) -> None:
+        """Rebuild report.html (and push the newest grid to TensorBoard). A failure here
+        is reported and never stops training."""
+        if not self.is_main:
+            return
+        if self.tb is not None and samples is not None and samples.suffix == ".png":
+            self.tb.log_image_file(self.step, "samples", samples)
+        if not self.cfg.log.report:
+            return
+        try:
+            from ganforge.report import write_report
+
+            write_report(self.out)
+        except Exception as e:  # noqa: BLE001 - the run matters more than its report
+            warnings.warn(f"could not write {self.out / 'report.html'}: {e}", stacklevel=2)
 
     # ----------------------------------------------------------------- loop
     def run(self, progress: bool | None = None) -> Path:
@@ -477,7 +501,8 @@ class Trainer:
                     acc, n_acc = {}, 0
                     t_last, step_last = now, self.step
                 if self.step % cfg.log.sample_every == 0 or last:
-                    self.write_samples(self.out / "samples" / f"step_{self.step:07d}.png")
+                    grid = self.write_samples(self.out / "samples" / f"step_{self.step:07d}.png")
+                    self.refresh_report(grid)
                 if cfg.eval.every and self.is_main and (self.step % cfg.eval.every == 0 or last):
                     self.evaluate()
                 if self.step % cfg.log.ckpt_every == 0 or last:
@@ -500,6 +525,9 @@ class Trainer:
             raise
         bar.close()
         self.final_samples = self.write_samples(self.out / "samples.png")
+        self.refresh_report()
+        if self.tb is not None:
+            self.tb.close()
         return self.out
 
     def evaluate(self) -> dict[str, Any]:
