@@ -415,6 +415,12 @@ def svg_chart(
                 out.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>')
             elif seg:
                 out.append(f'<path class="line" stroke="{color}" d="M{" L".join(seg)}"/>')
+        if len(xs) <= 30:  # sparse series (evaluations): show where the measurements are
+            out.extend(
+                f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>'
+                for x, y in zip(xs, ys, strict=True)
+                if _finite(y) and (y > 0 or not chart.log_y)
+            )
         extra = f' <span class="bad">({bad} non-finite)</span>' if bad else ""
         legend.append(
             f'<span class="key"><i style="background:{color}"></i>'
