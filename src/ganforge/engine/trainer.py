@@ -417,6 +417,8 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
         if self.tb is not None and "event" not in record:
             self.tb.log_scalars(record["step"], record)
+        elif self.tb is not None and record.get("event") == "eval":
+            self.tb.log_scalars(record["step"], record, prefix="eval")
 
     def refresh_report(self, samples: Path | None = None) -> None:
         """Rebuild report.html (and push the newest grid to TensorBoard). A failure here
