@@ -166,15 +166,12 @@ def _controlled_samples(G: Any, args: argparse.Namespace) -> Any:
 def cmd_list(args: argparse.Namespace) -> int:
     import ganforge.data  # noqa: F401
     import ganforge.losses  # noqa: F401
+    import ganforge.metrics  # noqa: F401
     import ganforge.models  # noqa: F401
+    import ganforge.optim  # noqa: F401
     from ganforge.presets import PRESETS
     from ganforge.registry import DATASETS, LOSSES, METRICS, MODELS, OPTIMIZERS
 
-    for mod in ("ganforge.optim", "ganforge.metrics"):
-        try:
-            __import__(mod)
-        except ImportError:
-            pass
     tables = {
         "models": MODELS,
         "losses": LOSSES,
@@ -309,10 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("ganforge.report", "add_report_parser"),
         ("ganforge.serve", "add_serve_parser"),
     ):
-        try:
-            module = __import__(mod, fromlist=[adder])
-        except ImportError:
-            continue
+        module = __import__(mod, fromlist=[adder])  # each module owns its subcommand
         getattr(module, adder)(sub)
     return p
 
