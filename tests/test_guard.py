@@ -75,3 +75,26 @@ def test_diagnosis_names_grad_clip_for_exploding_gradients(tmp_path):
     t = Trainer(tiny_config(), tmp_path / "run")
     msg = t.guard.diagnosis("nonfinite_weights")
     assert "optim.grad_clip" in msg and "optim.lr_g" in msg
+
+
+def test_learning_rate_recovers_after_clean_steps(tmp_path):
+    cfg = tiny_config(steps=12)
+    cfg = dataclasses.replace(
+        cfg, guard=dataclasses.replace(cfg.guard, snapshot_every=2, recover_after=3)
+    )
+    t = Trainer(cfg, tmp_path / "run")
+    inner = t.step_fn
+
+    def poisoned(tr):
+        logs = inner(tr)
+        if tr.step == 4:
+            with torch.no_grad():
+                next(tr.G.parameters()).view(-1)[0] = float("nan")
+        return logs
+
+    t.step_fn = poisoned
+    t.run()
+    events = [e.get("event") for e in _events(tmp_path / "run")]
+    assert events.count("rollback") == 1 and events.count("lr_recovered") == 1
+    assert t.lr_scale == 1.0 and t.guard.rollbacks == 0
+    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.optim.lr_g)

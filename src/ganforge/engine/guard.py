@@ -44,8 +44,9 @@ class NonFiniteGuard:
         self.cfg = trainer.cfg.guard
         self.snapshot_state: dict[str, Any] | None = None
         self.snapshot_step = -1
-        self.rollbacks = 0
+        self.rollbacks = 0  # rollbacks not yet forgiven by a stretch of clean steps
         self.consecutive_skips = 0
+        self.clean_steps = 0  # steps since the last rollback or LR recovery
         self.counts = {
             "nonfinite_grad_D": 0,
             "nonfinite_grad_G": 0,
@@ -85,6 +86,27 @@ class NonFiniteGuard:
             self.rollback("nonfinite_weights" if not weights_ok else "repeated_skips")
         elif self.snapshot_state is None or t.step - self.snapshot_step >= self.cfg.snapshot_every:
             self.snapshot()
+        if weights_ok and not skipped_any:
+            self.clean_steps += 1
+            if self.rollbacks and self.clean_steps >= self.cfg.recover_after:
+                self.recover()
+
+    def recover(self) -> None:
+        """After ``recover_after`` clean steps, undo one LR halving and forgive one
+        rollback: a single bad batch should not slow the rest of the run for good."""
+        t = self.t
+        self.rollbacks -= 1
+        self.clean_steps = 0
+        t.lr_scale = min(1.0, t.lr_scale / self.cfg.lr_factor)
+        t.apply_lr()
+        t.events.append({"step": t.step, "event": "lr_recovered", "lr_scale": t.lr_scale})
+
+    def state_dict(self) -> dict[str, int]:
+        return {"rollbacks": self.rollbacks, "clean_steps": self.clean_steps}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.rollbacks = int(state.get("rollbacks", 0))
+        self.clean_steps = int(state.get("clean_steps", 0))
 
     def rollback(self, reason: str) -> None:
         t = self.t
@@ -100,6 +122,7 @@ class NonFiniteGuard:
         t.lr_scale *= self.cfg.lr_factor
         t.apply_lr()
         self.consecutive_skips = 0
+        self.clean_steps = 0
         t.events.append(
             {
                 "step": t.step,

@@ -337,6 +337,7 @@ class Trainer:
             "skipped_updates": int(self._skipped),
             "d_updates": self.d_updates,
             "lr_scale": self.lr_scale,
+            "guard": self.guard.state_dict(),
             "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "path_length": self.path_length.state_dict() if self.path_length else {},
             "augment": self.augment.state_dict() if hasattr(self.augment, "state_dict") else {},
@@ -354,6 +355,7 @@ class Trainer:
         self._skipped = torch.tensor(int(st.get("skipped_updates", 0)))
         self.d_updates = int(st.get("d_updates", 0))
         self.lr_scale = float(st.get("lr_scale", 1.0))
+        self.guard.load_state_dict(st.get("guard", {}))
         for k, s in self.scalers.items():
             if k in st.get("scalers", {}):
                 s.load_state_dict(st["scalers"][k])
