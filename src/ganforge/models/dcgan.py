@@ -47,6 +47,19 @@ def init_dcgan_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+def upsampling_layers(chans: list[int], c_out: int) -> list[nn.Module]:
+    """DCGAN's stride-2 4x4 transposed convolutions (BatchNorm + ReLU) through ``chans``,
+    then the output layer to ``c_out`` channels with tanh; each layer doubles the size."""
+    layers: list[nn.Module] = []
+    for c_in, c_next in zip(chans, chans[1:], strict=False):
+        layers += [
+            nn.ConvTranspose2d(c_in, c_next, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(c_next),
+            nn.ReLU(True),
+        ]
+    return [*layers, nn.ConvTranspose2d(chans[-1], c_out, 4, 2, 1), nn.Tanh()]
+
+
 class DCGANGenerator(Generator):
     """z (N, z_dim) -> images (N, C, R, R) in [-1, 1]."""
 
@@ -62,13 +75,7 @@ class DCGANGenerator(Generator):
             nn.BatchNorm2d(chans[0]),
             nn.ReLU(True),
         ]
-        for i in range(n_up - 1):
-            layers += [
-                nn.ConvTranspose2d(chans[i], chans[i + 1], 4, 2, 1, bias=False),
-                nn.BatchNorm2d(chans[i + 1]),
-                nn.ReLU(True),
-            ]
-        layers += [nn.ConvTranspose2d(chans[-1], c_out, 4, 2, 1), nn.Tanh()]
+        layers += upsampling_layers(chans, c_out)
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
 

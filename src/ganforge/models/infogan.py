@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.models.base import Generator
-from ganforge.models.dcgan import init_dcgan_weights, plan_resolution
+from ganforge.models.dcgan import init_dcgan_weights, plan_resolution, upsampling_layers
 from ganforge.registry import MODELS
 
 Tensor = torch.Tensor
@@ -211,13 +211,7 @@ class InfoGANGenerator(CodedLatents, Generator):
             nn.ReLU(True),
         )
         layers: list[nn.Module] = []
-        for i in range(n_up - 1):
-            layers += [
-                nn.ConvTranspose2d(chans[i], chans[i + 1], 4, 2, 1, bias=False),
-                nn.BatchNorm2d(chans[i + 1]),
-                nn.ReLU(True),
-            ]
-        layers += [nn.ConvTranspose2d(chans[-1], c_out, 4, 2, 1), nn.Tanh()]
+        layers += upsampling_layers(chans, c_out)
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
 
