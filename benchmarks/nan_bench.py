@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import random
+import shutil
 
 import torch
 
@@ -64,6 +65,7 @@ def inject(trainer: Trainer, plan: dict[int, str]) -> None:
 
 def run(cfg, seed: int, faults: int, out: str) -> tuple[dict, dict]:
     cfg = dataclasses.replace(cfg, seed=seed)
+    shutil.rmtree(out, ignore_errors=True)  # a fresh run folder: events are counted from its log
     t = Trainer(cfg, out)
     if faults:
         rng = random.Random(seed)
