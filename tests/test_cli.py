@@ -197,3 +197,26 @@ def test_truncation_needs_stylegan(tmp_path, capsys):
     )
     assert main(["sample", str(run), "--out", str(tmp_path / "x.png"), "--truncation", "0.5"]) == 2
     assert "style-based" in capsys.readouterr().err
+
+
+def test_train_refuses_to_overwrite_a_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "gan-ring8",
+                "--out",
+                str(run),
+                "--steps",
+                "2",
+                *TINY[:2],
+                "--no-progress",
+                "--set",
+                "batch_size=8",
+            ]
+        )
+        == 0
+    )
+    assert main(["train", "gan-ring8", "--out", str(run), "--steps", "2"]) == 2
+    assert "--resume" in capsys.readouterr().err

@@ -38,6 +38,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         name, cfg = load_preset_or_file(args.config or DEFAULT_PRESET)
         out = Path(args.out) if args.out else _unique_run_dir(Path("runs") / name)
         resume = False
+        if (out / "checkpoints" / "latest.pt").exists() and not args.dry_run:
+            raise ConfigError(
+                f"{out} already holds a run; continue it with `ganforge train --resume {out}` "
+                "or choose another --out"
+            )
     if args.data:
         if resume:
             raise ConfigError("--data cannot change on --resume (the run's data is fixed)")

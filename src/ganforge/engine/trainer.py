@@ -445,7 +445,7 @@ class Trainer:
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_toml(cfg, self.out / "config.toml")
-        if self.resume_state is not None and self.is_main:
+        if self.is_main:  # fresh run: start the log afresh; resume: drop steps to be redone
             self._truncate_log()
         if self.data.skipped:
             self.log(
