@@ -75,7 +75,8 @@ def save_scatter(
     if reference is not None:
         ref = reference.detach().float().cpu().numpy()
         ax.scatter(ref[:, 0], ref[:, 1], s=30, marker="x", color="tab:red", label="modes")
-        ax.legend(loc="upper right", fontsize=8)
+        # below the axes, so it never hides a mode in a corner
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, fontsize=8)
     ax.set_aspect("equal")
     ax.set_title(title)
     path = Path(path)
