@@ -8,7 +8,6 @@ parsed against the field's declared type; unknown keys fail with the valid keys 
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import types
 import typing
@@ -357,7 +356,3 @@ def check_kwargs(fn: Any, kwargs: dict[str, Any], where: str) -> None:
     for key in kwargs:
         if key not in valid:
             raise ConfigError(f"{where}: unknown argument {key!r}. Valid: {', '.join(valid)}")
-
-
-def asdict(cfg: Any) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)

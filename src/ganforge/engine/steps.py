@@ -40,7 +40,6 @@ def gan_step(t: Trainer) -> dict[str, Tensor]:
             d_fake = t.D_forward(fake.detach())
         loss_d = t.d_loss(d_real, d_fake, real, fake)
         t.backward_step("D", loss_d)
-    t.after_d_updates()
     with t.autocast():
         g_fake = t.D_forward(fake)
         g_real = t.D_forward(real.detach()).detach() if t.loss.g_uses_real else None

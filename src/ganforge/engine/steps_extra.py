@@ -86,7 +86,6 @@ def infogan_step(t: Trainer) -> dict[str, Tensor]:
         info_d, _ = mutual_info_loss(q_fake, cat_idx, cont, **lam)
         loss_d = t.d_loss(d_real, d_fake, real, fake) + info_d
         t.backward_step("D", loss_d)
-    t.after_d_updates()
     with t.autocast():
         g_fake, q_g = D(_augment(t, fake), with_q=True)
         g_real = t.D_forward(real.detach()).detach() if t.loss.g_uses_real else None
@@ -143,7 +142,6 @@ def conditional_step(t: Trainer) -> dict[str, Tensor]:
             d_fake = D(_augment(t, fake.detach()), y_fake)
         loss_d = t.d_loss(d_real, d_fake, real, fake)
         t.backward_step("D", loss_d)
-    t.after_d_updates()
     with t.autocast():
         g_fake = D(_augment(t, fake), y_fake)
         g_real = D(_augment(t, real.detach()), labels).detach() if t.loss.g_uses_real else None
@@ -172,7 +170,6 @@ def acgan_step(t: Trainer) -> dict[str, Tensor]:
         cls_d = F.cross_entropy(c_real.float(), labels) + F.cross_entropy(c_fake.float(), y_fake)
         loss_d = t.d_loss(d_real, d_fake, real, fake) + lam * cls_d
         t.backward_step("D", loss_d)
-    t.after_d_updates()
     with t.autocast():
         g_fake, c_g = D.classify(_augment(t, fake))
         g_real = D.classify(_augment(t, real.detach()))[0].detach() if t.loss.g_uses_real else None

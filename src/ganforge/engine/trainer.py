@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import ganforge.engine.steps_extra  # noqa: F401  (registers the infogan/conditional steps)
@@ -252,8 +253,6 @@ class Trainer:
 
     def _bce_with_targets(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
         """BCE with one-sided smoothed targets and randomly flipped labels."""
-        import torch.nn.functional as F
-
         t = self.cfg.tricks
         y_real = torch.full_like(d_real, 1.0 - t.label_smoothing, dtype=torch.float32)
         y_fake = torch.zeros_like(d_fake, dtype=torch.float32)
@@ -272,9 +271,6 @@ class Trainer:
             return 0.0
         half = z[: max(1, len(z) // 2)]
         return t.pl_weight * t.pl_interval * self.path_length(self.G, half)
-
-    def after_d_updates(self) -> None:
-        """Hook after the D updates of a step."""
 
     def backward_step(self, which: str, loss: Tensor) -> None:
         """Backpropagate ``loss`` into G or D, clip, and step — skipping non-finite updates."""
@@ -396,8 +392,8 @@ class Trainer:
         return self.out / "metrics.jsonl"
 
     def _truncate_log(self) -> None:
-        """On resume, drop log lines from after the checkpoint so the log matches the
-        weights (those steps are about to be trained again)."""
+        """Keep only log lines up to the current step, so the log matches the weights: a
+        fresh run starts an empty log, a resumed one drops the steps it will train again."""
         path = self._log_path()
         if not path.exists():
             return
