@@ -110,7 +110,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if out.suffix in getattr(G, "sample_suffixes", ()):  # modality writers: .wav, .txt ...
         G.write_samples(x, out)
     elif out.suffix == ".npz":
-        np.savez(out, x=x.numpy(), z=G.make_z(args.n, seed=args.seed).numpy())
+        controls = (args.traverse, args.class_id, args.truncation, args.style_mix, args.interpolate)
+        if any(c is not None for c in controls):  # x is not G(make_z(n, seed)) then
+            np.savez(out, x=x.numpy())
+        else:
+            np.savez(out, x=x.numpy(), z=G.make_z(args.n, seed=args.seed).numpy())
     elif out.suffix == ".npy":
         np.save(out, x.numpy())
     elif out.suffix == ".png":
