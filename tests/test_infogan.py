@@ -22,7 +22,13 @@ from ganforge.controls import (
 from ganforge.engine.steps import STEPS
 from ganforge.engine.trainer import Trainer
 from ganforge.models.base import Generator
-from ganforge.models.infogan import CodedLatents, QOutput, build_code_layout, mutual_info_loss
+from ganforge.models.infogan import (
+    CodedLatents,
+    QOutput,
+    build_code_layout,
+    mutual_info_loss,
+    real_cluster_loss,
+)
 from ganforge.registry import MODELS
 from tests.conftest import tiny_config
 
@@ -91,6 +97,35 @@ def test_mutual_info_loss_closed_form():
     assert torch.allclose(logs["info_cont"], torch.tensor(nll))
     assert torch.allclose(loss, 2.0 * ce + 0.5 * nll)
     assert logs["q_cat_acc"] == 1.0
+
+
+def test_real_cluster_loss_closed_form():
+    k = 4
+    confident_balanced = 50.0 * torch.eye(k).repeat(2, 1)  # 8 images, each class twice
+    loss, h_cond = real_cluster_loss([confident_balanced])
+    assert torch.allclose(loss, -torch.log(torch.tensor(float(k))), atol=1e-5)
+    assert h_cond < 1e-5
+    collapsed = 50.0 * torch.eye(k)[[0] * 8]  # confident, all one class: 0 - 0
+    assert torch.allclose(real_cluster_loss([collapsed])[0], torch.tensor(0.0), atol=1e-5)
+    unsure = torch.zeros(8, k)  # uniform per image: log K - log K
+    loss, h_cond = real_cluster_loss([unsure])
+    assert torch.allclose(loss, torch.tensor(0.0), atol=1e-6)
+    assert torch.allclose(h_cond, torch.log(torch.tensor(float(k))))
+    # Two codes add up.
+    assert torch.allclose(
+        real_cluster_loss([confident_balanced] * 2)[0], -2 * torch.log(torch.tensor(4.0)), atol=1e-5
+    )
+
+
+def test_infogan_step_with_real_clustering_logs_it(tmp_path):
+    cfg = tiny_config(
+        steps=2, model=ModelConfig(name="infogan", z_dim=8, args={**TINY, "lambda_real": 1.0})
+    )
+    Trainer(cfg, tmp_path / "run").run()
+    recs = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rec = [r for r in recs if "real_rim" in r][-1]
+    # Between -log 10 (confident, balanced) and 0 (collapsed or unsure); finite.
+    assert -2.31 < rec["real_rim"] < 1e-6 and 0 <= rec["real_h_cond"] <= 2.31
 
 
 def test_mi_loss_decreases_on_a_fixed_batch():

@@ -68,11 +68,13 @@ def _adv_logs(loss_d: Tensor, loss_g: Tensor, d_real: Tensor, d_fake: Tensor) ->
 @STEPS.register("infogan")
 def infogan_step(t: Trainer) -> dict[str, Tensor]:
     """InfoGAN: the ``gan`` step plus the mutual-information loss on both updates."""
-    from ganforge.models.infogan import mutual_info_loss
+    from ganforge.models.infogan import mutual_info_loss, real_cluster_loss
 
     cfg = t.cfg
     D = _require(t, "q_from_features", "infogan")
     lam = {"lambda_cat": t.G.lambda_cat, "lambda_cont": t.G.lambda_cont}
+    lam_real = getattr(t.G, "lambda_real", 0.0)
+    logs: dict[str, Tensor] = {}
     for i in range(cfg.optim.d_steps):
         real, _ = t.next_batch()
         real = t.prepare_real(real)
@@ -81,10 +83,17 @@ def infogan_step(t: Trainer) -> dict[str, Tensor]:
         last = i == cfg.optim.d_steps - 1
         with t.autocast():
             fake = t.generate(z, with_grad=last)
-            d_real = t.D_forward(real)
+            if lam_real > 0:
+                d_real, q_real = D(_augment(t, real), with_q=True)
+            else:
+                d_real = t.D_forward(real)
             d_fake, q_fake = D(_augment(t, fake.detach()), with_q=True)
         info_d, _ = mutual_info_loss(q_fake, cat_idx, cont, **lam)
         loss_d = t.d_loss(d_real, d_fake, real, fake) + info_d
+        if lam_real > 0 and q_real.cat_logits:
+            rim, h_cond = real_cluster_loss(q_real.cat_logits)
+            loss_d = loss_d + lam_real * rim
+            logs = {"real_rim": rim.detach(), "real_h_cond": h_cond}
         t.backward_step("D", loss_d)
     with t.autocast():
         g_fake, q_g = D(_augment(t, fake), with_q=True)
@@ -92,7 +101,7 @@ def infogan_step(t: Trainer) -> dict[str, Tensor]:
     info_g, info_logs = mutual_info_loss(q_g, cat_idx, cont, **lam)
     loss_g = t.loss.g(g_real, g_fake) + info_g
     t.backward_step("G", loss_g)
-    logs = _adv_logs(loss_d, loss_g, d_real, d_fake)
+    logs.update(_adv_logs(loss_d, loss_g, d_real, d_fake))
     logs["loss_info"] = info_g.detach()
     logs.update(info_logs)
     return logs
