@@ -4,7 +4,7 @@ Each entry is a preset trained from seed 0, exported as fp16 safetensors + confi
 into ``src/ganforge/zoo/weights/NAME`` and measured with the protocols listed below; the
 table of entries with hashes and numbers is written to ``src/ganforge/zoo/entries.toml``.
 
-    python scripts/train_zoo.py                       # every entry (about 15 min on 2 cores)
+    python scripts/train_zoo.py                       # every entry (about 45 min on 2 cores)
     python scripts/train_zoo.py --only gan-ring8
     python scripts/train_zoo.py --reuse dcgan-mnist=runs/dcgan-mnist   # package an existing run
 """
@@ -29,7 +29,42 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# name: (preset, metrics measured for the table, description)
+
+def _lenet():  # noqa: ANN202
+    from ganforge.metrics.lenet import load_lenet
+
+    return load_lenet()
+
+
+def infogan_numbers(G) -> dict[str, float]:  # noqa: ANN001
+    """cat0 -> digit accuracy (Hungarian matching against the LeNet, 1,000 per value)."""
+    from ganforge.controls import categorical_code_accuracy
+
+    return {"cat0_digit_accuracy": categorical_code_accuracy(G, _lenet(), n_per_value=1000)["acc"]}
+
+
+def cgan_numbers(G) -> dict[str, float]:  # noqa: ANN001
+    """The LeNet's accuracy on 500 generated digits of each requested class."""
+    from ganforge.controls import per_class_accuracy
+
+    r = per_class_accuracy(G, _lenet(), n_per_class=500)
+    return {"class_accuracy_mean": r["mean"], "class_accuracy_min": r["min"]}
+
+
+def audio_numbers(G) -> dict[str, float]:  # noqa: ANN001
+    from ganforge.modality_metrics import evaluate_audio
+
+    return evaluate_audio(G, n=1000)
+
+
+def text_numbers(G) -> dict[str, float]:  # noqa: ANN001
+    from ganforge.modality_metrics import evaluate_text
+
+    return evaluate_text(G, n=1000)
+
+
+IMAGE_METRICS = ["fid5k_lenet", "kid5k_lenet", "classes_mnist"]
+# name: (preset, metrics measured for the table, description[, extra numbers function])
 ENTRIES = {
     "dcgan-mnist": (
         "dcgan-mnist",
@@ -43,6 +78,35 @@ ENTRIES = {
     ),
     "gan-ring8": ("gan-ring8", ["modes2d"], "2-D GAN on 8 Gaussians on a ring"),
     "gan-grid25": ("gan-grid25", ["modes2d"], "2-D GAN on 25 Gaussians on a grid"),
+    "infogan-mnist": (
+        "infogan-mnist",
+        IMAGE_METRICS,
+        "InfoGAN on mnist5k: a 10-way code that picks the digit, 2 continuous style codes",
+        infogan_numbers,
+    ),
+    "cgan-mnist": (
+        "cgan-mnist",
+        IMAGE_METRICS,
+        "class-conditional DCGAN (projection discriminator) on mnist5k: sample --class K",
+        cgan_numbers,
+    ),
+    "stylegan-mnist": (
+        "stylegan-mnist",
+        IMAGE_METRICS,
+        "StyleGAN2-style generator on mnist5k at 32x32: --truncation, --style-mix",
+    ),
+    "wavegan-tones": (
+        "wavegan-tones",
+        [],
+        "WaveGAN on the built-in tones (1.024 s clips at 4 kHz): sample --out x.wav",
+        audio_numbers,
+    ),
+    "textgan-words": (
+        "textgan-words",
+        [],
+        "character-level WGAN-GP on the built-in words corpus: sample --out x.txt",
+        text_numbers,
+    ),
 }
 
 
@@ -63,7 +127,7 @@ def main() -> None:
     table = tomllib.loads(ENTRIES_FILE.read_text()) if ENTRIES_FILE.exists() else {}
     table.setdefault("entry", {})
     for name in names:
-        preset, metrics, description = ENTRIES[name]
+        preset, metrics, description, *extra = ENTRIES[name]
         run = Path(reuse.get(name) or Path(args.runs) / name)
         _, cfg = load_preset_or_file(preset)
         if name not in reuse:
@@ -77,7 +141,9 @@ def main() -> None:
         G16 = ganforge.load(ZOO_DIR / rel)  # measure what ships: the fp16-rounded weights
         from ganforge.metrics import evaluate
 
-        res = evaluate(G16, metrics=metrics, real=cfg.data.spec, progress=False)
+        res = evaluate(G16, metrics=metrics, real=cfg.data.spec, progress=False) if metrics else {}
+        for fn in extra:
+            res.update(fn(G16))
         numbers = {
             k: round(float(v), 5)
             for k, v in res.items()
