@@ -8,6 +8,7 @@ Images/s count real images per G step (``batch_size * steps / seconds``).
     python benchmarks/train_throughput.py                    # dcgan-64, mlp-28, dcgan-32
     python benchmarks/train_throughput.py --models dcgan64 --repeats 5 --steps 20
     python benchmarks/train_throughput.py --precision bf16 --channels-last
+    python benchmarks/train_throughput.py --precision bf16 --channels-last --compile
 
 Also printed: the machine's measured matrix-multiply rate in fp32 and bf16 (2048^3
 products, median of 5) and each step's achieved GFLOP/s, from FLOPs counted with
@@ -137,7 +138,13 @@ def step_flops(name: str, data: torch.Tensor) -> float:
 
 
 def time_ganforge(
-    name: str, data: torch.Tensor, steps: int, warmup: int, precision: str, channels_last: bool
+    name: str,
+    data: torch.Tensor,
+    steps: int,
+    warmup: int,
+    precision: str,
+    channels_last: bool,
+    compile: bool = False,
 ) -> float:
     model, shape, bs = MODELS[name]
     cfg = TrainConfig(
@@ -146,6 +153,7 @@ def time_ganforge(
         device=str(data.device),
         precision=precision,
         channels_last=channels_last,
+        compile=compile,
         data=DataConfig(spec="bench"),
         model=ModelConfig(name=model, z_dim=100),
         optim=OptimConfig(),
@@ -171,6 +179,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="ganforge with compile = true")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     mm32 = matmul_gflops(torch.float32, device=args.device)
@@ -178,7 +187,7 @@ def main() -> None:
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of "
         f"{args.repeats} runs x {args.steps} steps; ganforge precision={args.precision}, "
-        f"channels_last={args.channels_last}"
+        f"channels_last={args.channels_last}, compile={args.compile}"
     )
     print(f"matrix multiply: fp32 {mm32:.0f} GFLOP/s, bf16 {mm16:.0f} GFLOP/s")
     print(
@@ -194,7 +203,13 @@ def main() -> None:
             plain.append(time_plain(name, data, args.steps, args.warmup))
             ours.append(
                 time_ganforge(
-                    name, data, args.steps, args.warmup, args.precision, args.channels_last
+                    name,
+                    data,
+                    args.steps,
+                    args.warmup,
+                    args.precision,
+                    args.channels_last,
+                    args.compile,
                 )
             )
         p, o = statistics.median(plain), statistics.median(ours)
