@@ -156,3 +156,18 @@ def test_run_writes_a_report(tmp_path, tiny_cfg):
     html = (out / "report.html").read_text()
     assert "<svg" in html and "data:image/png;base64" in html
     assert "http://" not in html.replace("http://www.w3.org", "")  # self-contained
+
+
+def test_g_update_leaves_d_gradients_alone(tmp_path, tiny_cfg):
+    """G's backward computes only G's weight gradients (D's are neither computed nor
+    accumulated), and D's backward only D's."""
+    t = Trainer(tiny_cfg, tmp_path / "run")
+    real = t.next_batch()[0]
+    z = t.make_z(tiny_cfg.batch_size)
+    fake = t.G(z)
+    t.backward_step("D", t.d_loss(t.D_forward(real), t.D_forward(fake.detach()), real, fake))
+    d_grads = [p.grad.clone() for p in t.D.parameters()]
+    assert all(p.grad is None for p in t.G.parameters())
+    t.backward_step("G", t.loss.g(None, t.D_forward(fake)))
+    assert all(torch.equal(p.grad, g) for p, g in zip(t.D.parameters(), d_grads, strict=True))
+    assert all(p.grad is not None for p in t.G.parameters())
