@@ -138,6 +138,17 @@ if __name__ == "__main__":
             f"{r['seconds']:.0f} s for {r['steps']} steps",
             flush=True,
         )
+        # Per code value: its digit's share and the runner-up (where the errors go).
+        purity = []
+        for v, row in enumerate(r["confusion"]):
+            total = max(sum(row), 1)
+            order = sorted(range(len(row)), key=lambda d: -row[d])
+            second = order[1] if order[0] == r["mapping"][v] else order[0]
+            purity.append(
+                f"{v}->{r['mapping'][v]} {row[r['mapping'][v]] / total:.2f} "
+                f"(then {second}: {row[second] / total:.2f})"
+            )
+        print("  " + "; ".join(purity), flush=True)
         if i == 0 and not args.no_images:
             for p in write_traversals(G, Path(args.img_dir)):
                 print(f"  wrote {p}")
