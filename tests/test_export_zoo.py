@@ -10,6 +10,7 @@ import torch
 
 import ganforge
 from ganforge.cli import main
+from ganforge.engine.checkpoint import CheckpointError
 from ganforge.engine.trainer import Trainer
 from ganforge.export import export_onnx, export_safetensors, sha256_file
 from ganforge.zoo import ZOO, ZooEntry, ZooError, download_entry, load_entries, resolve_zoo
@@ -96,6 +97,17 @@ def test_entries_file_parses(tmp_path):
 
 @pytest.mark.parametrize("name", ZOO.names())
 def test_shipped_zoo_entries_load_and_match_hash(name):
+    folder = resolve_zoo(name)  # checks the sha256
+    if json.loads((folder / "config.json").read_text()).get("kind") == "translation":
+        from ganforge.applications.translation import load_translator
+
+        with pytest.raises(CheckpointError, match=f"ganforge translate apply zoo:{name} IMAGE"):
+            ganforge.load(f"zoo:{name}")
+        tr = load_translator(f"zoo:{name}")
+        r = tr.resolution
+        y = tr(torch.zeros(2, tr.channels[0], r, r))
+        assert y.shape == (2, tr.channels[1], r, r) and torch.isfinite(y).all()
+        return
     G = ganforge.load(f"zoo:{name}")
     x = G.sample(4, seed=0)
     assert x.shape[0] == 4 and torch.isfinite(x).all()

@@ -1,5 +1,6 @@
 """pix2pix / CycleGAN: network shapes and wiring, history pool, data layouts, the training
-loops, exact resume, applying a run to files, and the ``translate`` CLI at tiny sizes."""
+loops, exact resume, applying a run to files, the ``translate`` CLI at tiny sizes, and
+exporting translators into the zoo."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from ganforge.applications.translation.train import (
     TranslationConfig,
     TranslationTrainer,
     apply_translation,
+    export_translator,
     load_translator,
     psnr,
 )
@@ -343,3 +345,137 @@ def test_cli_train_resume_apply_eval(tmp_path, capsys):
     assert _cli(["translate", "eval", run, "--n", "20"]) == 0
     ev = json.loads(capsys.readouterr().out)
     assert ev["step"] == 3 and 0 <= ev["AtoB"]["l1"] <= 1 and ev["AtoB"]["n"] == 20
+
+
+# ----------------------------------------------------------------------------- export, zoo
+@pytest.fixture(scope="module")
+def p2p_run(edges_small, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("p2p") / "run"
+    torch.set_num_threads(1)
+    TranslationTrainer(
+        TranslationConfig(method="pix2pix", steps=2, **TINY), out, data=edges_small
+    ).run()
+    return out
+
+
+@pytest.fixture(scope="module")
+def p2p_export(p2p_run, tmp_path_factory) -> Path:
+    return export_translator(load_translator(p2p_run), tmp_path_factory.mktemp("exp") / "p2p")
+
+
+def test_export_translator_round_trip_fp32_and_fp16(p2p_run, p2p_export, edges_small, tmp_path):
+    tr = load_translator(p2p_run)
+    info = json.loads((p2p_export / "config.json").read_text())
+    assert info["kind"] == "translation" and info["channels"] == [1, 1]
+    assert info["resolution"] == 28 and info["step"] == 2 and info["dtype"] == "fp32"
+    assert info["translation"] == tr.config.to_dict()
+    from safetensors.torch import load_file
+
+    keys = load_file(str(p2p_export / "generator.safetensors")).keys()
+    assert keys and all(k.startswith("G.") for k in keys)  # generator only, no D
+    x = edges_small.a_test
+    tr32 = load_translator(p2p_export)
+    assert tr32.step == 2 and tr32.config == tr.config and tr32.directions == ("AtoB",)
+    assert torch.equal(tr32(x), tr(x))
+    half = export_translator(tr, tmp_path / "half", dtype="fp16")
+    tr16 = load_translator(half)
+    assert all(p.dtype == torch.float32 for p in tr16.generators["G"].parameters())
+    assert torch.allclose(tr16(x), tr(x), atol=2e-2)
+    size16 = (half / "generator.safetensors").stat().st_size
+    assert size16 < 0.6 * (p2p_export / "generator.safetensors").stat().st_size
+    with pytest.raises(ValueError, match="fp32 or fp16"):
+        export_translator(tr, tmp_path / "bad", dtype="bf16")
+
+
+def test_export_cyclegan_keeps_both_generators(color_unpaired, tmp_path):
+    trainer = TranslationTrainer(
+        TranslationConfig(method="cyclegan", steps=1, **TINY), tmp_path / "run", data=color_unpaired
+    )
+    trainer.run()
+    tr = trainer.translator()
+    exp = export_translator(tr, tmp_path / "exp")
+    from safetensors.torch import load_file
+
+    prefixes = {k.split(".")[0] for k in load_file(str(exp / "generator.safetensors"))}
+    assert prefixes == {"G_AB", "G_BA"}
+    back = load_translator(exp)
+    a, b = color_unpaired.a_test[:4], color_unpaired.b_test[:4]
+    assert torch.equal(back(a), tr(a)) and torch.equal(back(b, "BtoA"), tr(b, "BtoA"))
+
+
+def test_zoo_entry_of_exported_translator(p2p_run, p2p_export, monkeypatch, tmp_path, capsys):
+    import ganforge
+    import ganforge.zoo
+    from ganforge.cli import main
+    from ganforge.export import load_exported, sha256_file
+    from ganforge.zoo import ZooEntry, ZooError, load_entries
+
+    sha = sha256_file(p2p_export / "generator.safetensors")
+    (tmp_path / "e.toml").write_text(
+        f'[entry.tiny-p2p]\ndata = "mnist-edges"\nmodel = "pix2pix"\nsha256 = "{sha}"\n'
+        f"path = {json.dumps(str(p2p_export))}\n"
+    )
+    reg = load_entries(tmp_path / "e.toml")
+    reg.add("bad-p2p", ZooEntry("bad-p2p", "mnist-edges", "pix2pix", "0" * 64, str(p2p_export)))
+    monkeypatch.setattr(ganforge.zoo, "ZOO", reg)
+    tr = load_translator("zoo:tiny-p2p")
+    x = torch.zeros(3, 1, 28, 28)
+    assert torch.equal(tr(x), load_translator(p2p_run)(x))
+    with pytest.raises(ZooError, match="sha256"):
+        load_translator("zoo:bad-p2p")
+    # loading it as a noise->image generator names the right call instead of a KeyError
+    hint = r"ganforge translate apply zoo:tiny-p2p IMAGE.*load_translator\('zoo:tiny-p2p'\)"
+    with pytest.raises(CheckpointError, match=hint):
+        ganforge.load("zoo:tiny-p2p")
+    with pytest.raises(CheckpointError, match="load_translator"):
+        ganforge.load(p2p_export)
+    with pytest.raises(CheckpointError, match="ganforge translate apply"):
+        load_exported(p2p_export)
+    with pytest.raises(CheckpointError, match="ganforge translate apply"):
+        ganforge.load(p2p_run)  # the run folder itself
+    capsys.readouterr()
+    assert main(["sample", "zoo:tiny-p2p", "--out", str(tmp_path / "s.png")]) == 2
+    assert "ganforge translate apply zoo:tiny-p2p IMAGE" in capsys.readouterr().err
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_load_translator_refuses_a_generator_export(tmp_path):
+    from ganforge.export import CONFIG_NAME, WEIGHTS_NAME
+
+    (tmp_path / WEIGHTS_NAME).write_bytes(b"")
+    (tmp_path / CONFIG_NAME).write_text(json.dumps({"format": "ganforge-generator"}))
+    with pytest.raises(CheckpointError, match="ganforge.load"):
+        load_translator(tmp_path)
+
+
+def test_cli_apply_and_eval_with_exported_folder(p2p_export, tmp_path, capsys):
+    from ganforge.cli import main
+
+    digit = np.zeros((28, 28), np.uint8)
+    digit[5:23, 12:16] = 255  # a "1"
+    _write_png(tmp_path / "one.png", digit)
+    out = tmp_path / "edges.png"
+    assert main(["translate", "apply", str(p2p_export), str(tmp_path / "one.png"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    with Image.open(out) as im:
+        assert im.size == (28, 28) and im.mode == "L"
+    capsys.readouterr()
+    assert _cli(["translate", "eval", str(p2p_export), "--n", "20"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["step"] == 2 and ev["AtoB"]["n"] == 20 and 0 <= ev["AtoB"]["l1"] <= 1
+
+
+def test_shipped_pix2pix_edges_translates_a_digit(tmp_path):
+    tr = load_translator("zoo:pix2pix-edges")  # verifies the shipped weights' sha256
+    assert tr.method == "pix2pix" and tr.channels == (1, 1) and tr.resolution == 28
+    digit = -torch.ones(1, 1, 28, 28)
+    digit[..., 5:23, 12:16] = 1  # a "1": a vertical bar
+    y = tr(digit)
+    assert y.shape == (1, 1, 28, 28) and torch.isfinite(y).all()
+    # its outline beats echoing the input, against the true edge map
+    truth = mnist_edges(digit)
+    assert (y - truth).abs().mean() < (digit - truth).abs().mean()
+    _write_png(tmp_path / "one.png", ((digit[0, 0] + 1) * 127.5).to(torch.uint8).numpy())
+    (out,) = apply_translation("zoo:pix2pix-edges", tmp_path / "one.png", tmp_path / "e.png")
+    with Image.open(out) as im:
+        assert im.size == (28, 28)

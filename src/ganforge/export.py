@@ -5,6 +5,11 @@
   ``save_pretrained`` layout; no pickle anywhere).
 * ``onnx``: ``generator.onnx`` mapping latents ``z`` (N, z_dim) to samples (N, *out_shape)
   with a dynamic batch axis, for inference outside Python/PyTorch.
+
+Image-to-image translators (pix2pix, CycleGAN) export to the same two files with
+``"kind": "translation"`` in config.json
+(:func:`ganforge.applications.translation.export_translator`); they load with
+``load_translator``, and :func:`load_exported` refuses them with a message that says so.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import torch
 
 from ganforge.config import TrainConfig, from_dict, to_dict
+from ganforge.engine.checkpoint import CheckpointError
 from ganforge.models.base import Generator
 
 EXPORT_FORMAT = "ganforge-generator"
@@ -36,6 +42,17 @@ def sha256_file(path: str | Path) -> str:
 def is_exported_dir(path: str | Path) -> bool:
     p = Path(path)
     return (p / WEIGHTS_NAME).is_file() and (p / CONFIG_NAME).is_file()
+
+
+def translation_hint(where: str) -> str:
+    """How to use translation model ``where`` (a path or ``zoo:NAME``), for errors raised
+    when it is loaded as a noise->image generator."""
+    return (
+        f"{where} is an image-to-image translation model, not a noise->image generator: "
+        f"translate images with `ganforge translate apply {where} IMAGE --out OUT.png`, or "
+        "in Python with ganforge.applications.translation.load_translator("
+        f"{where!r})"
+    )
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -78,14 +95,26 @@ def export_safetensors(
     return out
 
 
-def load_exported(path: str | Path) -> Generator:
-    """Rebuild a generator from an exported folder (eval mode, fp32 weights)."""
+def load_exported(path: str | Path, *, name: str | None = None) -> Generator:
+    """Rebuild a generator from an exported folder (eval mode, fp32 weights).
+
+    Args:
+        path: folder holding ``generator.safetensors`` and ``config.json``.
+        name: how to call it in errors (e.g. ``zoo:NAME``); default the path.
+
+    Raises:
+        CheckpointError: the folder holds an image-to-image translator (the message names
+            ``ganforge translate apply`` and ``load_translator``).
+        ValueError: config.json is not a ganforge export.
+    """
     from safetensors.torch import load_file
 
     from ganforge.models import build_models
 
     p = Path(path)
     info = json.loads((p / CONFIG_NAME).read_text(encoding="utf-8"))
+    if info.get("kind") == "translation":
+        raise CheckpointError(translation_hint(name or str(path)))
     if info.get("format") != EXPORT_FORMAT:
         raise ValueError(f"{p / CONFIG_NAME} is not a ganforge generator export")
     cfg = from_dict(TrainConfig, info["config"])

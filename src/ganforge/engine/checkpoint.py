@@ -91,21 +91,18 @@ def build_generator_from(ckpt: dict[str, Any]) -> Generator:
 
 def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> Generator:
     """Return the run's ``G_ema`` in eval mode (``zoo:NAME`` resolves through the zoo)."""
+    name = str(path)
     if isinstance(path, str) and path.startswith("zoo:"):
         from ganforge.zoo import resolve_zoo
 
         path = resolve_zoo(path[4:])
-    from ganforge.export import is_exported_dir, load_exported
+    from ganforge.export import is_exported_dir, load_exported, translation_hint
 
     if is_exported_dir(path):
-        return load_exported(path).to(device)
+        return load_exported(path, name=name).to(device)
     ckpt = load_checkpoint(path)
     if ckpt.get("kind") == "translation":
-        raise CheckpointError(
-            f"{path} is an image-to-image translation run; load it with "
-            "ganforge.applications.translation.load_translator(path) or use "
-            "`ganforge translate apply`"
-        )
+        raise CheckpointError(translation_hint(name))
     G = build_generator_from(ckpt)
     G.load_state_dict(ckpt["G_ema"])
     G.eval().requires_grad_(False)

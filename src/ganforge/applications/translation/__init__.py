@@ -5,6 +5,8 @@
                       "runs/p2p-edges")
     tr = load_translator("runs/p2p-edges")      # tr(x) -> translated batch
     apply_translation("runs/p2p-edges", "my_digits/", "out/")
+    export_translator(tr, "exported/p2p-edges", dtype="fp16")  # safetensors + config.json
+    tr = load_translator("zoo:pix2pix-edges")   # a shipped model (hash-checked)
 
 See :mod:`.models` (U-Net, ResNet generator, PatchGAN, history pool), :mod:`.data`
 (paired/side-by-side/unpaired folders, ``mnist-edges`` and ``mnist-color`` tasks) and
@@ -31,6 +33,7 @@ from ganforge.applications.translation.train import (
     Translator,
     apply_translation,
     evaluate_translation,
+    export_translator,
     load_translator,
     train_translation,
 )
@@ -49,6 +52,7 @@ __all__ = [
     "Translator",
     "apply_translation",
     "evaluate_translation",
+    "export_translator",
     "load_translator",
     "train_translation",
 ]

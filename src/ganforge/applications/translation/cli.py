@@ -6,6 +6,8 @@
     ganforge translate apply runs/p2p-edges digit.png --out edges.png
     ganforge translate apply runs/cyc folder/ --out translated/ --direction BtoA
     ganforge translate eval runs/p2p-edges
+    ganforge translate apply zoo:pix2pix-edges digit.png --out edges.png   # a shipped model
+    ganforge translate eval zoo:pix2pix-color
 
 Data SPEC: ``mnist-edges`` or ``mnist-color`` (synthetic, with a known true mapping), a
 folder with ``A/`` and ``B/`` (paired by file name), a folder of side-by-side A|B images
@@ -67,7 +69,7 @@ def add_translate_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     t.set_defaults(func=cmd_translate_train)
 
     a = sub.add_parser("apply", help="translate one image or a folder of images")
-    a.add_argument("run", help="translation run folder or checkpoint")
+    a.add_argument("run", help="translation run folder, checkpoint, exported folder or zoo:NAME")
     a.add_argument("input", help="image file or folder of images")
     a.add_argument("--out", required=True, help="output .png (for one file) or folder")
     a.add_argument(
@@ -79,7 +81,7 @@ def add_translate_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     a.set_defaults(func=cmd_translate_apply)
 
     e = sub.add_parser("eval", help="held-out L1/PSNR against the true translation")
-    e.add_argument("run", help="translation run folder or checkpoint")
+    e.add_argument("run", help="translation run folder, checkpoint, exported folder or zoo:NAME")
     e.add_argument("--data", help="data SPEC with aligned test pairs (default: the run's)")
     e.add_argument("--n", type=int, default=500, help="held-out images (default 500)")
     e.set_defaults(func=cmd_translate_eval)

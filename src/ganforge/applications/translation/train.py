@@ -17,6 +17,10 @@ A run folder holds ``config.json``, ``checkpoints/latest.pt`` (atomic, versioned
 ``weights_only=True``; models, optimizers, history pools and RNG states, so a resumed run
 continues exactly), ``samples/step_N.png`` grids, ``samples.png`` (latest) and
 ``metrics.jsonl`` (losses, and held-out L1/PSNR when the data has true pairs).
+
+``export_translator`` writes a run's generator(s) as ``generator.safetensors`` +
+``config.json`` (the zoo's layout); ``load_translator`` reads run folders, checkpoints,
+such exported folders and ``zoo:NAME``.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ __all__ = [
     "Translator",
     "train_translation",
     "load_translator",
+    "export_translator",
     "evaluate_translation",
     "apply_translation",
     "psnr",
@@ -529,8 +534,113 @@ class Translator:
         return self.channels[0] if direction == "AtoB" else self.channels[1]
 
 
+TRANSLATOR_FORMAT = "ganforge-translator"
+TRANSLATOR_VERSION = 1
+
+
+def export_translator(tr: Translator, out_dir: str | Path, *, dtype: str = "fp32") -> Path:
+    """Write a trained translator for use without its run folder.
+
+    ``out_dir/generator.safetensors`` holds the generator(s)' state dicts with keys prefixed
+    by generator name (``G.`` for pix2pix, ``G_AB.`` and ``G_BA.`` for CycleGAN);
+    ``out_dir/config.json`` holds ``{"format", "version", "kind": "translation",
+    "translation": config, "channels": [C_A, C_B], "resolution": R, "step", "dtype"}``.
+    Both files are written atomically; no pickle anywhere. Load it back with
+    :func:`load_translator` (fp16 weights come back as float32).
+
+    Args:
+        tr: the translator, e.g. ``load_translator(run)`` or ``trainer.translator()``.
+        out_dir: folder to write (created if needed).
+        dtype: ``fp32`` or ``fp16`` (halves the file; BatchNorm counters stay int64).
+
+    Returns:
+        ``out_dir`` as a Path.
+    """
+    from safetensors.torch import save
+
+    from ganforge.export import CONFIG_NAME, WEIGHTS_NAME, _atomic_write_bytes
+
+    casts = {"fp32": torch.float32, "fp16": torch.float16}
+    if dtype not in casts:
+        raise ValueError(f"dtype must be fp32 or fp16, got {dtype!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {
+        f"{name}.{k}": (v.to(casts[dtype]) if v.is_floating_point() else v).contiguous().cpu()
+        for name, net in sorted(tr.generators.items())
+        for k, v in net.state_dict().items()
+    }
+    _atomic_write_bytes(out / WEIGHTS_NAME, save(state))
+    info = {
+        "format": TRANSLATOR_FORMAT,
+        "version": TRANSLATOR_VERSION,
+        "kind": KIND,
+        "translation": tr.config.to_dict(),
+        "channels": [int(c) for c in tr.channels],
+        "resolution": int(tr.resolution),
+        "step": int(tr.step),
+        "dtype": dtype,
+    }
+    _atomic_write_bytes(out / CONFIG_NAME, json.dumps(info, indent=2).encode())
+    return out
+
+
+def _load_exported_translator(folder: Path, device: str, where: str) -> Translator:
+    from safetensors.torch import load_file
+
+    from ganforge.export import CONFIG_NAME, WEIGHTS_NAME
+
+    info = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    if info.get("kind") != KIND:
+        raise CheckpointError(
+            f"{where} is an exported noise->image generator, not a translation model; load "
+            "it with ganforge.load(...) or `ganforge sample`"
+        )
+    if int(info.get("version", 0)) > TRANSLATOR_VERSION:
+        raise CheckpointError(
+            f"{where} was exported by a newer ganforge (translator format "
+            f"v{info['version']}, this reads v{TRANSLATOR_VERSION}); upgrade ganforge"
+        )
+    cfg = TranslationConfig.from_dict(info["translation"])
+    c_a, c_b = (int(c) for c in info["channels"])
+    res = int(info["resolution"])
+    state = load_file(str(folder / WEIGHTS_NAME))
+    gens = {}
+    for name, net in _build_models(cfg, c_a, c_b, res).items():
+        if not name.startswith("G"):
+            continue
+        prefix = f"{name}."
+        sub = {
+            k[len(prefix) :]: (v.float() if v.is_floating_point() else v)
+            for k, v in state.items()
+            if k.startswith(prefix)
+        }
+        net.load_state_dict(sub)
+        gens[name] = net.to(device).eval().requires_grad_(False)
+    return Translator(gens, cfg, (c_a, c_b), res, int(info.get("step", 0)))
+
+
 def load_translator(run: str | Path, *, device: str = "cpu") -> Translator:
-    """Rebuild the generator(s) of a translation run folder or checkpoint file."""
+    """Rebuild the generator(s) of a translation model, in eval mode with float32 weights.
+
+    Args:
+        run: a run folder or checkpoint file (``ganforge translate train``), a folder
+            written by :func:`export_translator`, or ``zoo:NAME`` (resolved with
+            :func:`ganforge.zoo.resolve_zoo`, which checks the weights' sha256).
+        device: where the generators live; translated outputs are returned on the CPU.
+
+    Returns:
+        A :class:`Translator`: ``tr(x)`` maps (N, C_A, R, R) in [-1, 1] to (N, C_B, R, R).
+    """
+    where = str(run)
+    if isinstance(run, str) and run.startswith("zoo:"):
+        from ganforge.zoo import resolve_zoo
+
+        run = resolve_zoo(run[4:])
+    from ganforge.export import is_exported_dir
+
+    if is_exported_dir(run):
+        return _load_exported_translator(Path(run), device, where)
     ckpt = load_checkpoint(run)
     if ckpt.get("kind") != KIND:
         raise CheckpointError(
