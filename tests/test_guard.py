@@ -29,26 +29,35 @@ def test_nan_in_data_is_skipped_and_run_finishes(tmp_path):
     assert ev and all(e["data_finite"] is False for e in ev)
 
 
-def test_nan_weights_roll_back_and_lower_lr(tmp_path):
-    cfg = tiny_config(steps=10)
-    cfg = dataclasses.replace(cfg, guard=dataclasses.replace(cfg.guard, snapshot_every=2))
+@pytest.mark.parametrize("lr_after", [1, 2])
+def test_nan_weights_roll_back_and_lower_lr(tmp_path, lr_after):
+    cfg = tiny_config(steps=12)
+    guard = dataclasses.replace(cfg.guard, snapshot_every=2, lr_after=lr_after)
+    cfg = dataclasses.replace(cfg, guard=guard)
     t = Trainer(cfg, tmp_path / "run")
     inner = t.step_fn
+    lrs = {}
 
     def poisoned(tr):
         logs = inner(tr)
-        if tr.step == 5:  # about to become step 6: corrupt a G weight after its update
+        if tr.step in (5, 8):  # about to become step 6 / 9: corrupt a G weight
             with torch.no_grad():
                 next(tr.G.parameters()).view(-1)[0] = float("inf")
+        lrs[tr.step] = tr.opt_g.param_groups[0]["lr"]
         return logs
 
     t.step_fn = poisoned
     t.run()
     rollbacks = [e for e in _events(tmp_path / "run") if e.get("event") == "rollback"]
-    assert len(rollbacks) == 1 and rollbacks[0]["reason"] == "nonfinite_weights"
+    assert len(rollbacks) == 2 and rollbacks[0]["reason"] == "nonfinite_weights"
     assert rollbacks[0]["to_step"] == 4
-    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.optim.lr_g * 0.5)
-    assert all_finite(t.G) and t.step == 10
+    lr = cfg.optim.lr_g
+    # lr_after=1 halves at every rollback; lr_after=2 keeps the LR after an isolated fault
+    # and halves only at the second rollback before recovery.
+    after_first = lr * 0.5 if lr_after == 1 else lr
+    assert lrs[7] == pytest.approx(after_first)
+    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(after_first * 0.5)
+    assert all_finite(t.G) and t.step == 12
 
 
 def test_hopeless_run_stops_with_diagnosis_and_keeps_last_good(tmp_path):
@@ -80,7 +89,7 @@ def test_diagnosis_names_grad_clip_for_exploding_gradients(tmp_path):
 def test_learning_rate_recovers_after_clean_steps(tmp_path):
     cfg = tiny_config(steps=12)
     cfg = dataclasses.replace(
-        cfg, guard=dataclasses.replace(cfg.guard, snapshot_every=2, recover_after=3)
+        cfg, guard=dataclasses.replace(cfg.guard, snapshot_every=2, recover_after=3, lr_after=1)
     )
     t = Trainer(cfg, tmp_path / "run")
     inner = t.step_fn

@@ -149,7 +149,8 @@ class GuardConfig:
     enabled: bool = True
     snapshot_every: int = 100  # steps between in-memory snapshots of the last good state
     skip_limit: int = 10  # skipped updates in a row that trigger a rollback
-    lr_factor: float = 0.5  # learning rates are multiplied by this at each rollback
+    lr_factor: float = 0.5  # learning rates are multiplied by this at each rollback ...
+    lr_after: int = 2  # ... from the lr_after-th rollback not yet forgiven (1: every one)
     max_rollbacks: int = 5  # more than this (not yet recovered) stops the run
     recover_after: int = 500  # clean steps after which one LR halving is undone
 

@@ -7,8 +7,10 @@ clipping. The guard adds the mechanics around that advice:
    checked; a non-finite one means the update is skipped (the trainer does this);
 2. every step, the weights of G and D are checked (one fused norm per network);
    non-finite weights — or ``skip_limit`` skipped updates in a row — roll G, D, G_ema
-   and both optimizers back to the last good in-memory snapshot and multiply both
-   learning rates by ``lr_factor``;
+   and both optimizers back to the last good in-memory snapshot; from the
+   ``lr_after``-th rollback not yet forgiven on (default 2), both learning rates are also
+   multiplied by ``lr_factor`` — an isolated fault (a corrupted batch, a bit flip) says
+   nothing about the learning rate, a second one soon after does;
 3. each event is written to ``metrics.jsonl``; after ``max_rollbacks`` rollbacks the run
    stops with :class:`TrainingDiverged`, whose message names the likely cause and the
    setting to change, after saving the last good state as ``checkpoints/latest.pt``.
@@ -97,9 +99,10 @@ class NonFiniteGuard:
         t = self.t
         self.rollbacks -= 1
         self.clean_steps = 0
-        t.lr_scale = min(1.0, t.lr_scale / self.cfg.lr_factor)
-        t.apply_lr()
-        t.events.append({"step": t.step, "event": "lr_recovered", "lr_scale": t.lr_scale})
+        if t.lr_scale < 1.0:
+            t.lr_scale = min(1.0, t.lr_scale / self.cfg.lr_factor)
+            t.apply_lr()
+            t.events.append({"step": t.step, "event": "lr_recovered", "lr_scale": t.lr_scale})
 
     def state_dict(self) -> dict[str, int]:
         return {"rollbacks": self.rollbacks, "clean_steps": self.clean_steps}
@@ -119,8 +122,9 @@ class NonFiniteGuard:
         t.G_ema.load_state_dict(st["G_ema"])
         t.opt_g.load_state_dict(st["opt_g"])
         t.opt_d.load_state_dict(st["opt_d"])
-        t.lr_scale *= self.cfg.lr_factor
-        t.apply_lr()
+        if self.rollbacks >= self.cfg.lr_after:
+            t.lr_scale *= self.cfg.lr_factor
+            t.apply_lr()
         self.consecutive_skips = 0
         self.clean_steps = 0
         t.events.append(
