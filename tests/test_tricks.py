@@ -98,3 +98,19 @@ def test_channels_last_matches_default_layout(tmp_path):
     b = _train(tmp_path / "b", "channels_last=true", steps=2)
     for (k, va), vb in zip(a.G.state_dict().items(), b.G.state_dict().values(), strict=True):
         assert torch.allclose(va, vb, atol=1e-4), k
+
+
+def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch):
+    from ganforge.engine import trainer as trainer_mod
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(trainer_mod, "cpu_has_bf16", lambda: True)
+    assert trainer_mod.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(trainer_mod, "cpu_has_bf16", lambda: False)
+    assert trainer_mod.resolve_precision("auto", cpu) == "fp32"
+    assert trainer_mod.resolve_precision("fp16", cpu) == "fp16"
+    with pytest.raises(ValueError, match="valid: auto, fp32, bf16, fp16"):
+        trainer_mod.resolve_precision("fp8", cpu)
+    t = Trainer(dataclasses.replace(tiny_config(steps=1), precision="auto"), tmp_path / "r")
+    assert t.precision == "fp32"  # (cpu_has_bf16 is patched to False above)
+    t.run()

@@ -163,7 +163,7 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 64
     device: str = "auto"
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast around the networks)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 where the hardware has it)
     channels_last: bool = False  # NHWC memory layout for conv models (faster with bf16)
     compile: bool = False  # torch.compile the G and D forward passes
     data: DataConfig = field(default_factory=DataConfig)

@@ -58,6 +58,27 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX-512 BF16 or AMX; Linux flags)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``auto`` -> ``bf16`` where the hardware computes in bf16 (CUDA with bf16 support,
+    CPUs with AVX-512 BF16/AMX), else ``fp32``; other names are checked and returned."""
+    if name == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+    if name not in ("fp32", "bf16", "fp16"):
+        raise ValueError(f"unknown precision {name!r}; valid: auto, fp32, bf16, fp16")
+    return name
+
+
 def total_grad_norm(params: list[Tensor]) -> Tensor:
     """Global L2 norm of the gradients of ``params`` (0 when none have gradients)."""
     grads = [p.grad for p in params if p.grad is not None]
@@ -137,7 +158,8 @@ class Trainer:
                 f"(ns, minimax), not loss.name={cfg.loss.name!r}"
             )
         self.scalers: dict[str, Any] = {}
-        if cfg.precision == "fp16":  # one gradient scaler per network (their losses differ)
+        self.precision = resolve_precision(cfg.precision, self.device)
+        if self.precision == "fp16":  # one gradient scaler per network (their losses differ)
             self.scalers = {k: torch.amp.GradScaler(self.device.type) for k in ("G", "D")}
         self.d_updates = 0  # D updates so far (R1's lazy interval counts these)
         self.lr_scale = 1.0  # lowered by the non-finite guard at each rollback
@@ -195,12 +217,10 @@ class Trainer:
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Autocast around network forwards for ``precision = bf16 | fp16``."""
-        p = self.cfg.precision
+        p = self.precision
         if p == "fp32":
             return contextlib.nullcontext()
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(p)
-        if dtype is None:
-            raise ValueError(f"unknown precision {p!r}; valid: fp32, bf16, fp16")
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[p]
         return torch.autocast(self.device.type, dtype=dtype)
 
     def make_z(self, n: int) -> Tensor:
