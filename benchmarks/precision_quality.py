@@ -1,0 +1,95 @@
+"""Quality and time-to-quality of bf16 against fp32 training on the default preset.
+
+Trains ``dcgan-mnist`` (3,000 steps) per precision and seed in chunks of ``--every``
+steps; after each chunk G_ema is measured with ``fid5k_lenet`` (evaluation time is not
+counted as training time). Prints the final FID of every run — bf16 should equal fp32
+within the seed-to-seed spread — and the training time each bf16 run needed to reach the
+mean final FID of the fp32 runs (time-to-quality). ganforge's fp32 step runs at the plain
+PyTorch loop's speed (``train_throughput.py``: 0.97-1.01x), so the fp32 runs stand in for
+the plain loop here.
+
+    python benchmarks/precision_quality.py --seeds 0 1
+    python benchmarks/precision_quality.py --seeds 0 --steps 1000 --every 250
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ganforge.engine.trainer import Trainer
+from ganforge.metrics import evaluate
+from ganforge.presets import load_preset_or_file
+
+SETTINGS = {
+    "fp32": {"precision": "fp32", "channels_last": False},
+    "bf16": {"precision": "bf16", "channels_last": True},
+}
+
+
+def run(
+    preset: str, setting: str, seed: int, steps: int, every: int
+) -> list[tuple[int, float, float]]:
+    """[(step, training seconds so far, fid5k_lenet)] after each chunk."""
+    _, cfg = load_preset_or_file(preset)
+    cfg = dataclasses.replace(
+        cfg,
+        seed=seed,
+        steps=steps,
+        **SETTINGS[setting],
+        eval=dataclasses.replace(cfg.eval, every=0),
+        log=dataclasses.replace(cfg.log, progress=False, sample_every=10**9, ckpt_every=10**9),
+    )
+    curve = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tr = Trainer(dataclasses.replace(cfg, steps=every), Path(tmp))
+        train_s = 0.0
+        for m in range(every, steps + 1, every):
+            tr.cfg = dataclasses.replace(cfg, steps=m)
+            t0 = time.perf_counter()
+            tr.run(progress=False)
+            train_s += time.perf_counter() - t0
+            fid = evaluate(tr.G_ema.eval(), ["fid5k_lenet"], real=cfg.data, progress=False)
+            curve.append((m, train_s, fid["fid5k_lenet"]))
+            print(f"  {setting} seed {seed} step {m}: {train_s:.0f} s, fid {curve[-1][2]:.1f}")
+    return curve
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--preset", default="dcgan-mnist")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--every", type=int, default=500)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    curves = {
+        s: [run(args.preset, s, seed, args.steps, args.every) for seed in args.seeds]
+        for s in SETTINGS
+    }
+    target = statistics.mean(c[-1][2] for c in curves["fp32"])
+    print()
+    print(
+        "| precision | seeds | final fid5k_lenet (each seed) | training s "
+        f"| s to reach fp32's {target:.1f} |"
+    )
+    print("|---|---|---|---|---|")
+    for s, cs in curves.items():
+        finals = ", ".join(f"{c[-1][2]:.1f}" for c in cs)
+        secs = statistics.mean(c[-1][1] for c in cs)
+        reach = []
+        for c in cs:
+            hit = next((t for _, t, f in c if f <= target), None)
+            reach.append("not reached" if hit is None else f"{hit:.0f}")
+        print(f"| {s} | {len(cs)} | {finals} | {secs:.0f} | {', '.join(reach)} |")
+
+
+if __name__ == "__main__":
+    main()
