@@ -11,7 +11,7 @@ reproduces it. An entry may instead (or also) give a URL; downloads are cached u
     ganforge sample zoo:dcgan-mnist -n 64 --out digits.png
     G = ganforge.load("zoo:dcgan-mnist")
 
-Image-to-image translation entries (``pix2pix-edges``, ``pix2pix-color``) use the same folder
+Image-to-image translation entries (``pix2pix-edges``) use the same folder
 layout with ``"kind": "translation"`` in config.json; they load with
 ``ganforge.applications.translation.load_translator("zoo:NAME")`` or
 ``ganforge translate apply zoo:NAME IMAGE --out OUT.png``.

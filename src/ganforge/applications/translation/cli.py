@@ -7,7 +7,7 @@
     ganforge translate apply runs/cyc folder/ --out translated/ --direction BtoA
     ganforge translate eval runs/p2p-edges
     ganforge translate apply zoo:pix2pix-edges digit.png --out edges.png   # a shipped model
-    ganforge translate eval zoo:pix2pix-color
+    ganforge translate eval zoo:pix2pix-edges
 
 Data SPEC: ``mnist-edges`` or ``mnist-color`` (synthetic, with a known true mapping), a
 folder with ``A/`` and ``B/`` (paired by file name), a folder of side-by-side A|B images
