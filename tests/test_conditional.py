@@ -40,6 +40,23 @@ def test_projection_discriminator_formula():
         D.classify(x)
 
 
+def test_flatten_pool_keeps_positions():
+    torch.manual_seed(0)
+    _, D = _build(d_pool="flatten")
+    x = torch.randn(4, 1, 28, 28)
+    h = D.features(x)
+    assert h.shape == (4, 16 * 7 * 7)  # ndf 8 -> 16 channels on the 7x7 map, flattened
+    assert torch.equal(h, D.phi(x).flatten(1))
+    # The embedding has the flattened width, and the projection formula still holds.
+    y = torch.tensor([1, 2, 3, 4])
+    assert torch.allclose(D(x, y), D.psi(h).flatten() + (D.embed(y) * h).sum(1), atol=1e-6)
+    # Flatten keeps where a feature is: a shifted image gives other features.
+    shifted = torch.roll(x, shifts=(0, 4), dims=(2, 3))
+    assert not torch.allclose(D.features(shifted), h)
+    with pytest.raises(ValueError, match="'sum' or 'flatten'"):
+        _build(d_pool="max")
+
+
 def test_acgan_heads_and_bad_mode():
     G, D = _build(mode="acgan")
     assert G.train_step == "acgan"

@@ -144,8 +144,12 @@ class ConditionalDiscriminator(nn.Module):
         ndf: int = 64,
         max_channels: int = 512,
         batchnorm: bool = False,
+        pool: str = "sum",
     ) -> None:
         super().__init__()
+        if pool not in ("sum", "flatten"):
+            raise ValueError(f"cgan D pool must be 'sum' or 'flatten', got {pool!r}")
+        self.pool = pool
         if mode not in ("projection", "acgan"):
             raise ValueError(f"cgan mode must be 'projection' or 'acgan', got {mode!r}")
         self.mode = mode
@@ -164,6 +168,8 @@ class ConditionalDiscriminator(nn.Module):
         # One more 3x3 conv so phi sees the whole image before pooling.
         layers += [nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True)]
         self.phi = nn.Sequential(*layers)
+        base, _ = plan_resolution(res)
+        c = c * base * base if pool == "flatten" else c
         self.psi = nn.Linear(c, 1)
         if mode == "projection":
             self.embed = nn.Embedding(self.num_classes, c)
@@ -174,8 +180,9 @@ class ConditionalDiscriminator(nn.Module):
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def features(self, x: Tensor) -> Tensor:
-        """phi(x): (N, C, R, R) -> (N, F)."""
-        return self.phi(x).sum(dim=(2, 3))
+        """phi(x): (N, C, R, R) -> (N, F): summed over positions, or flattened (F = C*b*b)."""
+        h = self.phi(x)
+        return h.flatten(1) if self.pool == "flatten" else h.sum(dim=(2, 3))
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         h = self.features(x)
@@ -204,6 +211,7 @@ def build_cgan(
     ndf: int = 64,
     max_channels: int = 512,
     d_batchnorm: bool = False,
+    d_pool: str = "sum",
 ) -> tuple[Generator, nn.Module]:
     """Class-conditional DCGAN: projection D (Miyato & Koyama 2018) or AC-GAN (Odena 2017).
 
@@ -215,11 +223,16 @@ def build_cgan(
         lambda_cls: AC-GAN's auxiliary classification weight.
         ngf, ndf, max_channels: widths; d_batchnorm: BatchNorm in D (off by default: it
             mixes real and fake statistics into the per-example projection term).
+        d_pool: ``"sum"`` pools phi's last feature map over positions (Miyato & Koyama's
+            ResNet D); ``"flatten"`` keeps the positions (the DCGAN D's last layer), which
+            small D's at 28x28 need to tell digits apart (docs/infogan_conditional.md).
     """
     if len(out_shape) != 3 or out_shape[1] != out_shape[2]:
         raise ValueError(f"the 'cgan' model generates square images (C, R, R), not {out_shape}")
     step = "conditional" if mode == "projection" else "acgan"
     G = ConditionalGenerator(z_dim, out_shape, num_classes, ngf, max_channels, train_step=step)
-    D = ConditionalDiscriminator(out_shape, num_classes, mode, ndf, max_channels, d_batchnorm)
+    D = ConditionalDiscriminator(
+        out_shape, num_classes, mode, ndf, max_channels, d_batchnorm, d_pool
+    )
     G.lambda_cls = float(lambda_cls)  # type: ignore[attr-defined]
     return G, D
