@@ -40,6 +40,8 @@ PUBLISHED = {  # PacGAN Table 1: modes, % high quality, reverse KL
 
 
 def mean_se(xs: list[float]) -> str:
+    if not all(math.isfinite(x) for x in xs):  # e.g. reverse KL with an empty mode
+        return "inf" if any(math.isinf(x) for x in xs) else "nan"
     if len(xs) == 1:
         return f"{xs[0]:.3g}"
     se = statistics.stdev(xs) / math.sqrt(len(xs))
