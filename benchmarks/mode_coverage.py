@@ -94,6 +94,11 @@ def main() -> None:
                 modes.append(r["modes_captured"])
                 hq.append(100 * r["high_quality"])
                 kl.append(r["reverse_kl"])
+                print(
+                    f"  {data} {name} seed {seed}: {modes[-1]:.0f} modes, {hq[-1]:.1f}% HQ, "
+                    f"reverse KL {kl[-1]:.4f}, {secs[-1]:.0f} s",
+                    flush=True,
+                )
             full = sum(m == n_modes for m in modes)
             extra = f", {' '.join(args.set)}" if args.set else ""
             print(
