@@ -29,8 +29,14 @@ from ganforge.presets import load_preset_or_file
 # setting -> overrides applied on top of the preset
 CONFIGS = {
     "preset": [],
-    "plain": ["loss.args.r1_gamma=0", "optim.schedule=constant", "steps=3000"],
-    "pacgan2": ["loss.args.r1_gamma=0", "optim.schedule=constant", "steps=3000", "tricks.pac=2"],
+    "plain": ["loss.args.r1_gamma=0", "optim.schedule=constant", "optim.d_steps=1", "steps=3000"],
+    "pacgan2": [
+        "loss.args.r1_gamma=0",
+        "optim.schedule=constant",
+        "optim.d_steps=1",
+        "steps=3000",
+        "tricks.pac=2",
+    ],
     "pac2+preset": ["tricks.pac=2"],
 }
 PUBLISHED = {  # PacGAN Table 1: modes, % high quality, reverse KL
