@@ -170,6 +170,16 @@ def package_translation(name: str, run: Path, train: bool) -> dict:
     }
 
 
+def write_entry(name: str, entry: dict) -> None:
+    """Read entries.toml afresh and replace one entry: two zoo runs at once (different
+    entries) must not overwrite each other's results."""
+    table = tomllib.loads(ENTRIES_FILE.read_text()) if ENTRIES_FILE.exists() else {}
+    table.setdefault("entry", {})[name] = entry
+    tmp = ENTRIES_FILE.with_name(f".{ENTRIES_FILE.name}.tmp")
+    tmp.write_text(tomli_w.dumps(table), encoding="utf-8")
+    tmp.replace(ENTRIES_FILE)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--only", help="comma-separated entry names")
@@ -184,13 +194,10 @@ def main() -> None:
     args = ap.parse_args()
     reuse = dict(r.split("=", 1) for r in args.reuse)
     names = args.only.split(",") if args.only else [*ENTRIES, *TRANSLATION_ENTRIES]
-    table = tomllib.loads(ENTRIES_FILE.read_text()) if ENTRIES_FILE.exists() else {}
-    table.setdefault("entry", {})
     for name in names:
         if name in TRANSLATION_ENTRIES:
             run = Path(reuse.get(name) or Path(args.runs) / name)
-            table["entry"][name] = package_translation(name, run, train=name not in reuse)
-            ENTRIES_FILE.write_text(tomli_w.dumps(table), encoding="utf-8")
+            write_entry(name, package_translation(name, run, train=name not in reuse))
             continue
         preset, metrics, description, *extra = ENTRIES[name]
         run = Path(reuse.get(name) or Path(args.runs) / name)
@@ -214,7 +221,7 @@ def main() -> None:
             for k, v in res.items()
             if isinstance(v, (int, float)) and not k.endswith("_std")
         }
-        table["entry"][name] = {
+        entry = {
             "data": cfg.data.spec,
             "model": cfg.model.name,
             "path": rel.as_posix(),
@@ -224,7 +231,7 @@ def main() -> None:
             "description": description,
         }
         print(name, numbers)
-        ENTRIES_FILE.write_text(tomli_w.dumps(table), encoding="utf-8")
+        write_entry(name, entry)
 
 
 if __name__ == "__main__":
