@@ -27,6 +27,7 @@ import tempfile
 import time
 
 import torch
+from common import quiet_config
 
 from ganforge.config import apply_override
 from ganforge.engine.trainer import Trainer
@@ -60,12 +61,7 @@ def row_config(row: str, steps: int):  # noqa: ANN201 (TrainConfig)
         _, cfg = load_preset_or_file("dcgan-mnist")
         for a in [f"loss.name={row}", *LOSS_SETTINGS[row]]:
             cfg = apply_override(cfg, a)
-    return dataclasses.replace(
-        cfg,
-        steps=steps,
-        eval=dataclasses.replace(cfg.eval, every=0),
-        log=dataclasses.replace(cfg.log, progress=False, sample_every=10**9, ckpt_every=10**9),
-    )
+    return quiet_config(cfg, steps=steps)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ import tempfile
 import time
 
 import torch
+from common import quiet_config
 
 from ganforge.config import apply_override
 from ganforge.engine.trainer import Trainer
@@ -82,13 +83,7 @@ def main() -> None:
             cfg = base
             for a in [*CONFIGS[name], *args.set]:
                 cfg = apply_override(cfg, a)
-            cfg = dataclasses.replace(
-                cfg,
-                eval=dataclasses.replace(cfg.eval, every=0),
-                log=dataclasses.replace(
-                    cfg.log, progress=False, sample_every=10**9, ckpt_every=10**9
-                ),
-            )
+            cfg = quiet_config(cfg)
             modes, hq, kl, secs = [], [], [], []
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 t0 = time.perf_counter()

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import quiet_config
 
 from ganforge.engine.trainer import Trainer
 from ganforge.metrics import evaluate
@@ -38,14 +39,7 @@ def run(
 ) -> list[tuple[int, float, float]]:
     """[(step, training seconds so far, fid5k_lenet)] after each chunk."""
     _, cfg = load_preset_or_file(preset)
-    cfg = dataclasses.replace(
-        cfg,
-        seed=seed,
-        steps=steps,
-        **SETTINGS[setting],
-        eval=dataclasses.replace(cfg.eval, every=0),
-        log=dataclasses.replace(cfg.log, progress=False, sample_every=10**9, ckpt_every=10**9),
-    )
+    cfg = quiet_config(cfg, seed=seed, steps=steps, **SETTINGS[setting])
     curve = []
     with tempfile.TemporaryDirectory() as tmp:
         tr = Trainer(dataclasses.replace(cfg, steps=every), Path(tmp))

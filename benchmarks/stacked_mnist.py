@@ -22,6 +22,7 @@ import tempfile
 import time
 
 import torch
+from common import quiet_config
 
 from ganforge.config import apply_override
 from ganforge.data import load_data
@@ -57,13 +58,7 @@ def main() -> None:
     _, cfg = load_preset_or_file(args.config)
     for a in args.set:
         cfg = apply_override(cfg, a)
-    if args.steps:
-        cfg = dataclasses.replace(cfg, steps=args.steps)
-    cfg = dataclasses.replace(
-        cfg,
-        eval=dataclasses.replace(cfg.eval, every=0),
-        log=dataclasses.replace(cfg.log, progress=False, sample_every=10**9, ckpt_every=10**9),
-    )
+    cfg = quiet_config(cfg, steps=args.steps or cfg.steps)
     setting = f"{args.config}, {cfg.steps} steps" + (f", {' '.join(args.set)}" if args.set else "")
     print("| model | seeds | modes (of 1000) | KL | wall s/run |")
     print("|---|---|---|---|---|")

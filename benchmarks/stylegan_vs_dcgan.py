@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import quiet_config
 
 from ganforge.engine.trainer import Trainer
 from ganforge.imaging import save_grid
@@ -29,13 +30,8 @@ from ganforge.presets import load_preset_or_file
 def train_for(preset: str, minutes: float, chunk: int, seed: int, run_dir: Path) -> Trainer:
     """Train ``preset`` until ``minutes`` of wall time are spent (in whole chunks)."""
     _, cfg = load_preset_or_file(preset)
-    cfg = dataclasses.replace(
-        cfg,
-        seed=seed,
-        steps=10**7,  # the schedule must not depend on the step budget
-        eval=dataclasses.replace(cfg.eval, every=0),
-        log=dataclasses.replace(cfg.log, progress=False, sample_every=10**9, ckpt_every=10**9),
-    )
+    # steps: a budget far away, so that nothing in the schedule depends on it
+    cfg = quiet_config(cfg, seed=seed, steps=10**7)
     if cfg.optim.schedule != "constant":
         raise SystemExit(f"{preset} decays its LR over its steps; equal-time runs need constant")
     trainer = Trainer(dataclasses.replace(cfg, steps=chunk), run_dir)

@@ -71,16 +71,6 @@ def export_safetensors(
         dtype: ``fp32`` or ``fp16`` (halves the file; weights are cast back on load).
         meta: extra JSON-able fields stored in config.json (e.g. measured metrics).
     """
-    from safetensors.torch import save
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cast = {"fp32": torch.float32, "fp16": torch.float16}[dtype]
-    state = {
-        k: (v.to(cast) if v.is_floating_point() else v).contiguous().cpu()
-        for k, v in G.state_dict().items()
-    }
-    _atomic_write_bytes(out / WEIGHTS_NAME, save(state))
     cfg: TrainConfig = G.config  # type: ignore[attr-defined]
     info = {
         "format": EXPORT_FORMAT,
@@ -91,6 +81,27 @@ def export_safetensors(
         "dtype": dtype,
         **(meta or {}),
     }
+    return write_export(out_dir, G.state_dict(), info, dtype)
+
+
+def write_export(
+    out_dir: str | Path, state: dict[str, torch.Tensor], info: dict[str, Any], dtype: str
+) -> Path:
+    """Write ``state`` (floating tensors cast to ``dtype``, fp32 or fp16) as
+    ``generator.safetensors`` and ``info`` as ``config.json`` into ``out_dir``, both
+    atomically; shared by generator and translator exports."""
+    from safetensors.torch import save
+
+    casts = {"fp32": torch.float32, "fp16": torch.float16}
+    if dtype not in casts:
+        raise ValueError(f"dtype must be fp32 or fp16, got {dtype!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cast = casts[dtype]
+    tensors = {
+        k: (v.to(cast) if v.is_floating_point() else v).contiguous().cpu() for k, v in state.items()
+    }
+    _atomic_write_bytes(out / WEIGHTS_NAME, save(tensors))
     _atomic_write_bytes(out / CONFIG_NAME, json.dumps(info, indent=2).encode())
     return out
 

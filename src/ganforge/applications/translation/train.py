@@ -556,21 +556,13 @@ def export_translator(tr: Translator, out_dir: str | Path, *, dtype: str = "fp32
     Returns:
         ``out_dir`` as a Path.
     """
-    from safetensors.torch import save
+    from ganforge.export import write_export
 
-    from ganforge.export import CONFIG_NAME, WEIGHTS_NAME, _atomic_write_bytes
-
-    casts = {"fp32": torch.float32, "fp16": torch.float16}
-    if dtype not in casts:
-        raise ValueError(f"dtype must be fp32 or fp16, got {dtype!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     state = {
-        f"{name}.{k}": (v.to(casts[dtype]) if v.is_floating_point() else v).contiguous().cpu()
+        f"{name}.{k}": v
         for name, net in sorted(tr.generators.items())
         for k, v in net.state_dict().items()
     }
-    _atomic_write_bytes(out / WEIGHTS_NAME, save(state))
     info = {
         "format": TRANSLATOR_FORMAT,
         "version": TRANSLATOR_VERSION,
@@ -581,8 +573,7 @@ def export_translator(tr: Translator, out_dir: str | Path, *, dtype: str = "fp32
         "step": int(tr.step),
         "dtype": dtype,
     }
-    _atomic_write_bytes(out / CONFIG_NAME, json.dumps(info, indent=2).encode())
-    return out
+    return write_export(out_dir, state, info, dtype)
 
 
 def _load_exported_translator(folder: Path, device: str, where: str) -> Translator:
