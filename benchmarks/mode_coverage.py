@@ -8,6 +8,11 @@ Printed beside the PacGAN paper's Table 1 (Lin et al., NeurIPS 2018).
     python benchmarks/mode_coverage.py                      # presets and baselines, 10 seeds
     python benchmarks/mode_coverage.py --seeds 3 --data ring8 --configs preset,plain
     python benchmarks/mode_coverage.py --data grid25 --configs preset --set steps=4000
+    python benchmarks/mode_coverage.py --configs preset --rejection   # + DRS rows
+
+``--rejection`` also scores each run's samples drawn through discriminator rejection
+sampling (ganforge.rejection: the run's D, Platt-calibrated; Azadi et al. 2019) and prints
+them as a second row of the same runs.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ import torch
 from common import quiet_config
 
 from ganforge.config import apply_override
+from ganforge.data import load_data
 from ganforge.engine.trainer import Trainer
 from ganforge.metrics import modes2d
 from ganforge.presets import load_preset_or_file
+from ganforge.rejection import DiscriminatorRejectionSampler
 
 # setting -> overrides applied on top of the preset
 CONFIGS = {
@@ -69,6 +76,9 @@ def main() -> None:
         help="extra override applied after the setting's own (repeatable)",
     )
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--rejection", action="store_true", help="also score discriminator rejection sampling"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(
@@ -84,30 +94,41 @@ def main() -> None:
             for a in [*CONFIGS[name], *args.set]:
                 cfg = apply_override(cfg, a)
             cfg = quiet_config(cfg)
-            modes, hq, kl, secs = [], [], [], []
+            rows: dict[str, dict[str, list[float]]] = {}
+            secs: list[float] = []
+            real = load_data(cfg.data).x if args.rejection else None
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 t0 = time.perf_counter()
                 with tempfile.TemporaryDirectory() as run_dir:
                     tr = Trainer(dataclasses.replace(cfg, seed=seed), run_dir)
                     tr.run()
                 secs.append(time.perf_counter() - t0)
-                r = modes2d(tr.G_ema.sample(2500, seed=10_000 + seed), data)
-                modes.append(r["modes_captured"])
-                hq.append(100 * r["high_quality"])
-                kl.append(r["reverse_kl"])
+                samples = {name: tr.G_ema.sample(2500, seed=10_000 + seed)}
+                if real is not None:
+                    drs = DiscriminatorRejectionSampler(tr.G_ema, tr.D, real, seed=seed).fit()
+                    samples[f"{name} + DRS"] = drs.sample(2500, seed=10_000 + seed)
+                for label, x in samples.items():
+                    r = modes2d(x, data)
+                    row = rows.setdefault(label, {"modes": [], "hq": [], "kl": []})
+                    row["modes"].append(r["modes_captured"])
+                    row["hq"].append(100 * r["high_quality"])
+                    row["kl"].append(r["reverse_kl"])
+                    print(
+                        f"  {data} {label} seed {seed}: {r['modes_captured']:.0f} modes, "
+                        f"{100 * r['high_quality']:.1f}% HQ, reverse KL {r['reverse_kl']:.4f}, "
+                        f"{secs[-1]:.0f} s",
+                        flush=True,
+                    )
+            extra = f", {' '.join(args.set)}" if args.set else ""
+            for label, row in rows.items():
+                modes, hq, kl = row["modes"], row["hq"], row["kl"]
+                full = sum(m == n_modes for m in modes)
                 print(
-                    f"  {data} {name} seed {seed}: {modes[-1]:.0f} modes, {hq[-1]:.1f}% HQ, "
-                    f"reverse KL {kl[-1]:.4f}, {secs[-1]:.0f} s",
+                    f"| {data} | {label} ({cfg.steps} steps{extra}) | {args.seeds} | "
+                    f"{mean_se(modes)} | {full}/{args.seeds} | {mean_se(hq)} | {min(hq):.1f} | "
+                    f"{mean_se(kl)} | {statistics.median(secs):.0f} |",
                     flush=True,
                 )
-            full = sum(m == n_modes for m in modes)
-            extra = f", {' '.join(args.set)}" if args.set else ""
-            print(
-                f"| {data} | {name} ({cfg.steps} steps{extra}) | {args.seeds} | {mean_se(modes)} | "
-                f"{full}/{args.seeds} | {mean_se(hq)} | {min(hq):.1f} | {mean_se(kl)} | "
-                f"{statistics.median(secs):.0f} |",
-                flush=True,
-            )
         for label, m, q, k in PUBLISHED[data]:
             print(f"| {data} | published {label} | 10 | {m} | – | {q} | – | {k} | – |")
 

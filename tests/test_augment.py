@@ -7,6 +7,8 @@ import torch
 
 from ganforge.augment import (
     AdaptiveAugment,
+    affine,
+    affine_warp,
     brightness,
     contrast,
     cutout,
@@ -165,3 +167,26 @@ def test_ada_state_resumes_exactly(tmp_path):
         b.update(t)
         assert b.p == a.p
     assert a.p > 0  # the run did move p
+
+
+def test_affine_warp_closed_forms():
+    x = images(2, 1, 6, 6)
+    one, zero = torch.ones(2), torch.zeros(2)
+    # Identity; a quarter turn is rot90 exactly (pixel centres map onto pixel centres).
+    assert torch.allclose(affine_warp(x, zero, one, zero, zero, zero), x, atol=1e-6)
+    quarter = affine_warp(x, one * torch.pi / 2, one, zero, zero, zero)
+    assert torch.allclose(quarter, torch.rot90(x, 1, (2, 3)), atol=1e-5)
+    # A shift by one pixel (2/6 in normalised units) reads the next column; -1 comes in.
+    shifted = affine_warp(x, zero, one, zero, one * 2 / 6, zero)
+    assert torch.allclose(shifted[..., :-1], x[..., 1:], atol=1e-5)
+    assert torch.allclose(shifted[..., -1], torch.full_like(shifted[..., -1], -1.0))
+
+
+def test_affine_is_random_per_sample_bounded_and_differentiable():
+    x = images(4, 1, 16, 16).requires_grad_(True)
+    y = affine(x, gen(1))
+    assert torch.equal(y, affine(x, gen(1))) and not torch.equal(y, affine(x, gen(2)))
+    assert float(y.detach().min()) >= -1 - 1e-6 and float(y.detach().max()) <= 1 + 1e-6
+    y.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert len(parse_policy("affine,translation")) == 2

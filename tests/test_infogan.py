@@ -128,6 +128,31 @@ def test_infogan_step_with_real_clustering_logs_it(tmp_path):
     assert -2.31 < rec["real_rim"] < 1e-6 and 0 <= rec["real_h_cond"] <= 2.31
 
 
+def test_q_augment_reads_categorical_codes_from_warped_images(tmp_path, monkeypatch):
+    import ganforge.augment as aug
+
+    calls = []
+    real_diff_augment = aug.diff_augment
+
+    def spy(x, policy="", generator=None):
+        calls.append((policy, tuple(x.shape)))
+        return real_diff_augment(x, policy, generator)
+
+    monkeypatch.setattr(aug, "diff_augment", spy)
+    args = {**TINY, "q_augment": "affine"}
+    cfg = tiny_config(steps=2, model=ModelConfig(name="infogan", z_dim=8, args=args))
+    Trainer(cfg, tmp_path / "run").run()
+    # One warped pass for D's update and one for G's, each step; only fakes (no lambda_real).
+    assert [c[0] for c in calls] == ["affine"] * 4
+    recs = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(r["info_cat"])) for r in recs if "info_cat" in r)
+
+
+def test_q_augment_unknown_policy_names_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: color, translation, cutout, affine"):
+        _build(q_augment="rotate")
+
+
 def test_mi_loss_decreases_on_a_fixed_batch():
     torch.manual_seed(0)
     G, D = _build()

@@ -103,10 +103,67 @@ def cutout(x: Tensor, gen: Gen = None, ratio: float = 0.5) -> Tensor:
     return x * keep[:, None].to(x.dtype)
 
 
+def affine_warp(
+    x: Tensor, angle: Tensor, zoom: Tensor, shear: Tensor, tx: Tensor, ty: Tensor
+) -> Tensor:
+    """Warp images (N, C, H, W) by per-sample affine maps, bilinearly; background -1.
+
+    Output pixel at normalised position ``p`` reads the input at
+    ``R(angle) @ [[1, shear], [0, 1]] @ p / zoom + (tx, ty)`` (``affine_grid`` coordinates:
+    [-1, 1] across the image, x to the right, y down). All parameters are (N,) tensors;
+    angles in radians. Differentiable in ``x``.
+    """
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack(
+        [
+            torch.stack([cos, cos * shear - sin, tx], 1),
+            torch.stack([sin, sin * shear + cos, ty], 1),
+        ],
+        1,
+    ).float()  # (N, 2, 3)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    out = torch.nn.functional.grid_sample(
+        (x + 1).float(),
+        grid.to(x.device),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    )
+    return (out - 1).to(x.dtype)
+
+
+def affine(
+    x: Tensor,
+    gen: Gen = None,
+    rotate_deg: float = 15.0,
+    scale: float = 0.1,
+    shear: float = 0.2,
+    shift: float = 0.1,
+) -> Tensor:
+    """Warp each sample by a random affine map (rotation, scale, shear, shift).
+
+    Parameters are uniform per sample: angle in ``[-rotate_deg, rotate_deg]``, zoom in
+    ``[1 - scale, 1 + scale]``, horizontal shear in ``[-shear, shear]``, shift in
+    ``[-shift, shift]`` of the half-size on each axis (see :func:`affine_warp`). Used to
+    make InfoGAN's Q invariant to slant and size (the self-augmentation idea of IMSAT, Hu
+    et al. 2017), so a categorical code cannot be spent on them.
+    """
+    u = _rand((x.shape[0], 5), gen, x).float() * 2 - 1  # (N, 5) in [-1, 1)
+    return affine_warp(
+        x,
+        u[:, 0] * (rotate_deg * torch.pi / 180.0),
+        1.0 + u[:, 1] * scale,
+        u[:, 2] * shear,
+        u[:, 3] * shift,
+        u[:, 4] * shift,
+    )
+
+
 AUGMENTS: dict[str, tuple[Op, ...]] = {
     "color": (brightness, saturation, contrast),
     "translation": (translation,),
     "cutout": (cutout,),
+    "affine": (affine,),
 }
 
 
@@ -145,8 +202,8 @@ def diff_augment(
 
     Args:
         x: images (N, C, H, W) in [-1, 1] (real or generated; gradients flow through).
-        policy: comma-separated names from ``color``, ``translation``, ``cutout``;
-            ``""`` is the identity.
+        policy: comma-separated names from ``color``, ``translation``, ``cutout`` and
+            ``affine``; ``""`` is the identity.
         generator: RNG for the random parameters (reproducible when given).
 
     Returns:

@@ -106,12 +106,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     G = ganforge.load(args.run)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    x = _controlled_samples(G, args)
+    x = _rejection_samples(G, args)
+    if x is None:
+        x = _controlled_samples(G, args)
     if out.suffix in getattr(G, "sample_suffixes", ()):  # modality writers: .wav, .txt ...
         G.write_samples(x, out)
     elif out.suffix == ".npz":
         controls = (args.traverse, args.class_id, args.truncation, args.style_mix, args.interpolate)
-        if any(c is not None for c in controls):  # x is not G(make_z(n, seed)) then
+        if args.rejection or any(c is not None for c in controls):  # x is not G(make_z(n))
             np.savez(out, x=x.numpy())
         else:
             np.savez(out, x=x.numpy(), z=G.make_z(args.n, seed=args.seed).numpy())
@@ -125,6 +127,30 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out must end in .png, .npz, .npy{extra}; got {out.name}")
     print(f"wrote {args.n} samples to {out}")
     return 0
+
+
+def _rejection_samples(G: Any, args: argparse.Namespace) -> Any:
+    """Samples through discriminator rejection sampling when asked (``--rejection``, or the
+    run's ``sample.rejection`` unless ``--no-rejection``); None otherwise."""
+    controls = (args.traverse, args.class_id, args.truncation, args.style_mix, args.interpolate)
+    controlled = any(c is not None for c in controls)
+    if args.rejection is None:  # the run's default, unless controls ask for specific latents
+        cfg = getattr(G, "config", None)
+        args.rejection = bool(cfg is not None and cfg.sample.rejection and not controlled)
+    if not args.rejection:
+        return None
+    if controlled:
+        raise ConfigError("--rejection draws random samples; it does not combine with controls")
+    from ganforge.rejection import sampler_for_run
+
+    try:
+        sampler = sampler_for_run(args.run, seed=args.seed)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    x = sampler.sample(args.n, seed=args.seed)
+    st = sampler.stats
+    print(f"rejection sampling: kept {st.accepted} of {st.proposed} ({st.acceptance:.1%})")
+    return x
 
 
 def _seed_pair(text: str, flag: str) -> tuple[int, int]:
@@ -280,6 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--interpolate",
         metavar="SEED_A,SEED_B",
         help="a strip of -n images interpolating between two seeds' latents",
+    )
+    s.add_argument(
+        "--rejection",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="discriminator rejection sampling with the run's D (default: the run's "
+        "sample.rejection; needs a run folder or checkpoint)",
     )
     s.set_defaults(func=cmd_sample)
 

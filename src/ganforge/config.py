@@ -143,6 +143,19 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class SampleConfig:
+    """How the run's samples are drawn (``ganforge sample``, periodic evaluation).
+
+    ``rejection = true``: discriminator rejection sampling (:mod:`ganforge.rejection`,
+    Azadi et al. 2019) with the run's D — drops what G makes where the data has no mass.
+    Needs the checkpoint (D ships only there), not an exported generator.
+    """
+
+    rejection: bool = False
+    m_quantile: float = 0.99  # the ratio bound M is this quantile of a burn-in draw (1 = max)
+
+
+@dataclass(frozen=True)
 class GuardConfig:
     """Non-finite guard: snapshots, rollbacks with a lower learning rate, diagnosis."""
 
@@ -174,6 +187,7 @@ class TrainConfig:
     ema: EmaConfig = field(default_factory=EmaConfig)
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
 
 

@@ -67,13 +67,28 @@ def _adv_logs(loss_d: Tensor, loss_g: Tensor, d_real: Tensor, d_fake: Tensor) ->
 
 @STEPS.register("infogan")
 def infogan_step(t: Trainer) -> dict[str, Tensor]:
-    """InfoGAN: the ``gan`` step plus the mutual-information loss on both updates."""
+    """InfoGAN: the ``gan`` step plus the mutual-information loss on both updates.
+
+    With ``model.args.q_augment`` (a policy of :mod:`ganforge.augment`) Q reads the
+    categorical codes from a randomly warped copy of each image in a second pass through
+    D; D's adversarial logits and the continuous codes (which may *be* rotation or width)
+    still come from the images as they are.
+    """
+    from ganforge.augment import diff_augment
     from ganforge.models.infogan import mutual_info_loss, real_cluster_loss
 
     cfg = t.cfg
     D = _require(t, "q_from_features", "infogan")
     lam = {"lambda_cat": t.G.lambda_cat, "lambda_cont": t.G.lambda_cont}
     lam_real = getattr(t.G, "lambda_real", 0.0)
+    q_policy = getattr(t.G, "q_augment", "")
+
+    def adv_and_q(x: Tensor) -> tuple[Tensor, Any]:
+        logits, q = D(_augment(t, x), with_q=True)
+        if q_policy:
+            q.cat_logits = D(diff_augment(x, q_policy), with_q=True)[1].cat_logits
+        return logits, q
+
     logs: dict[str, Tensor] = {}
     for i in range(cfg.optim.d_steps):
         real, _ = t.next_batch()
@@ -84,10 +99,10 @@ def infogan_step(t: Trainer) -> dict[str, Tensor]:
         with t.autocast():
             fake = t.generate(z, with_grad=last)
             if lam_real > 0:
-                d_real, q_real = D(_augment(t, real), with_q=True)
+                d_real, q_real = adv_and_q(real)
             else:
                 d_real = t.D_forward(real)
-            d_fake, q_fake = D(_augment(t, fake.detach()), with_q=True)
+            d_fake, q_fake = adv_and_q(fake.detach())
         info_d, _ = mutual_info_loss(q_fake, cat_idx, cont, **lam)
         loss_d = t.d_loss(d_real, d_fake, real, fake) + info_d
         if lam_real > 0 and q_real.cat_logits:
@@ -96,7 +111,7 @@ def infogan_step(t: Trainer) -> dict[str, Tensor]:
             logs = {"real_rim": rim.detach(), "real_h_cond": h_cond}
         t.backward_step("D", loss_d)
     with t.autocast():
-        g_fake, q_g = D(_augment(t, fake), with_q=True)
+        g_fake, q_g = adv_and_q(fake)
         g_real = t.D_forward(real.detach()).detach() if t.loss.g_uses_real else None
     info_g, info_logs = mutual_info_loss(q_g, cat_idx, cont, **lam)
     loss_g = t.loss.g(g_real, g_fake) + info_g

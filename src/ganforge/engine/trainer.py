@@ -128,6 +128,10 @@ class Trainer:
             )
         if tricks.spectral_norm:
             apply_spectral_norm(self.D)
+        if cfg.sample.rejection:  # fail now, not at the first evaluation
+            from ganforge.rejection import check_supported
+
+            check_supported(cfg, self.G, "sample.rejection = true (set it to false)")
         self.augment = self._make_augment()
         self.path_length = None
         if tricks.pl_weight > 0:
@@ -559,8 +563,24 @@ class Trainer:
         from ganforge.metrics import evaluate
 
         cfg = self.cfg
+        source: Any = self.G_ema
+        if cfg.sample.rejection:  # score what `ganforge sample` draws for this run
+            from ganforge.data import load_data
+            from ganforge.rejection import DiscriminatorRejectionSampler
+
+            drs = DiscriminatorRejectionSampler(
+                self.G_ema, self.D, load_data(cfg.data).x, m_quantile=cfg.sample.m_quantile
+            ).fit()
+            # As many samples as the largest protocol asks for (modes2d: 2,500).
+            from ganforge.metrics.evaluate import resolve_metric
+
+            need = [cfg.eval.n] + [
+                resolve_metric(m, n=cfg.eval.n, item_shape=self.data.item_shape).n
+                for m in cfg.eval.metrics
+            ]
+            source = drs.sample(max(need), seed=0)
         res = evaluate(
-            self.G_ema,
+            source,
             metrics=list(cfg.eval.metrics),
             n=cfg.eval.n,
             real=cfg.data.spec,

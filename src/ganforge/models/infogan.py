@@ -384,6 +384,7 @@ def build_infogan(
     lambda_cat: float = 1.0,
     lambda_cont: float = 0.1,
     lambda_real: float = 0.0,
+    q_augment: str = "",
     learn_std: bool = False,
     ngf: int = 64,
     ndf: int = 64,
@@ -407,6 +408,11 @@ def build_infogan(
             for *real* images in D's update (0 = the paper's InfoGAN). Not in InfoGAN: it
             is regularized information maximisation (Krause et al. 2010; IMSAT, Hu et al.
             2017) and makes Q's categories cluster the real data, which G's codes follow.
+        q_augment: an augmentation policy (:func:`ganforge.augment.diff_augment` names,
+            e.g. ``"affine"``) applied to the images Q reads the codes from; ``""`` (the
+            paper) reads them from the images D scores. Not in InfoGAN: a Q that must
+            recover the code from a rotated, sheared, rescaled copy cannot use slant or
+            size for the categorical code (IMSAT's self-augmentation, Hu et al. 2017).
         learn_std: let Q predict the continuous codes' std (else fixed at 1, as the
             official MNIST experiment).
         ngf, ndf: conv widths (the paper: 64); fc_dim, q_dim: FC widths (1024, 128).
@@ -416,9 +422,14 @@ def build_infogan(
     cat_dims = [int(k) for k in cat_dims]
     if not cat_dims and cont_dim == 0:
         raise ValueError("infogan needs at least one code: set cat_dims and/or cont_dim")
+    if q_augment:
+        from ganforge.augment import parse_policy
+
+        parse_policy(q_augment)  # unknown names fail here, naming the valid ones
     G = InfoGANGenerator(z_dim, out_shape, cat_dims, cont_dim, ngf, fc_dim)
     D = InfoGANDiscriminator(out_shape, cat_dims, cont_dim, ndf, fc_dim, q_dim, learn_std)
     G.lambda_cat = float(lambda_cat)  # type: ignore[attr-defined]
     G.lambda_cont = float(lambda_cont)  # type: ignore[attr-defined]
     G.lambda_real = float(lambda_real)  # type: ignore[attr-defined]
+    G.q_augment = str(q_augment)  # type: ignore[attr-defined]
     return G, D
