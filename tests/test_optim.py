@@ -34,13 +34,31 @@ def test_beta_mapping():
     p = [torch.zeros(2, requires_grad=True)]
     adam = build_optimizer("adam", p, lr=1e-3, beta1=0.0, beta2=0.9, weight_decay=0.1)
     g = adam.param_groups[0]
-    assert g["betas"] == (0.0, 0.9) and g["weight_decay"] == 0.1 and g["foreach"] is True
+    assert g["betas"] == (0.0, 0.9) and g["weight_decay"] == 0.1 and g["fused"] is True
     rms = build_optimizer("rmsprop", p, lr=5e-5, beta1=0.0, beta2=0.99).param_groups[0]
     assert rms["alpha"] == 0.99 and rms["momentum"] == 0.0
     sgd = build_optimizer("sgd", p, lr=0.1, beta1=0.9, nesterov=True).param_groups[0]
     assert sgd["momentum"] == 0.9 and sgd["nesterov"] is True
     assert isinstance(build_optimizer("adamw", p, lr=1e-3), torch.optim.AdamW)
     assert isinstance(build_optimizer("adagrad", p, lr=1e-3), torch.optim.Adagrad)
+
+
+def test_fused_adam_matches_the_reference_update():
+    # The fused kernel must give Adam's update (the foreach one is the reference).
+    torch.manual_seed(0)
+    w0 = torch.randn(5, 3)
+    grads = [torch.randn(5, 3) for _ in range(4)]
+    out = {}
+    for kernel in ({}, {"foreach": True}):
+        w = w0.clone().requires_grad_(True)
+        opt = build_optimizer("adam", [w], lr=1e-2, beta1=0.5, beta2=0.99, **kernel)
+        for g in grads:
+            w.grad = g.clone()
+            opt.step()
+        out[bool(kernel)] = w.detach()
+    assert opt.param_groups[0]["foreach"] is True
+    assert torch.allclose(out[False], out[True], atol=1e-6)
+    assert not torch.allclose(out[False], w0)
 
 
 def test_bad_names_and_values_explain_the_fix():

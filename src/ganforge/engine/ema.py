@@ -13,17 +13,28 @@ from torch import nn
 
 
 @torch.no_grad()
-def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int, start: int = 0) -> None:
-    """Move ``ema``'s parameters towards ``model``'s; buffers (BatchNorm statistics) are copied."""
+def update_ema(
+    ema: nn.Module,
+    model: nn.Module,
+    decay: float,
+    step: int,
+    start: int = 0,
+    params: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None,
+) -> None:
+    """Move ``ema``'s parameters towards ``model``'s; buffers (BatchNorm statistics) are copied.
+
+    ``params``: ``(list(ema.parameters()), list(model.parameters()))`` when the caller
+    keeps them (saves walking the modules every step).
+    """
     if step < start:
         beta = 0.0
     else:
         beta = min(decay, (1 + step - start) / (10 + step - start))
-    ema_params = [p for p in ema.parameters()]
-    params = [p.detach() for p in model.parameters()]
+    ema_params, model_params = params or (list(ema.parameters()), list(model.parameters()))
+    params_now = [p.detach() for p in model_params]
     if beta == 0.0:
-        torch._foreach_copy_(ema_params, params)
+        torch._foreach_copy_(ema_params, params_now)
     else:
-        torch._foreach_lerp_(ema_params, params, 1.0 - beta)
+        torch._foreach_lerp_(ema_params, params_now, 1.0 - beta)
     for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
         b_ema.copy_(b)

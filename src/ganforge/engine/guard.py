@@ -31,8 +31,10 @@ class TrainingDiverged(RuntimeError):
     """Training kept producing non-finite values; the message says what to change."""
 
 
-def all_finite(module: torch.nn.Module) -> bool:
-    params = [p.detach() for p in module.parameters()]
+def all_finite(module: torch.nn.Module | list[torch.Tensor]) -> bool:
+    """Whether every weight is finite (one fused norm, one host sync)."""
+    tensors = module.parameters() if isinstance(module, torch.nn.Module) else module
+    params = [p.detach() for p in tensors]
     if not params:
         return True
     return bool(torch.isfinite(torch.stack(torch._foreach_norm(params)).sum()))
@@ -81,7 +83,7 @@ class NonFiniteGuard:
         t = self.t
         if not skipped_any:
             self.consecutive_skips = 0
-        weights_ok = all_finite(t.G) and all_finite(t.D)
+        weights_ok = all_finite(t.params_of("G")) and all_finite(t.params_of("D"))
         if not weights_ok:
             self.counts["nonfinite_weights"] += 1
         if not weights_ok or self.consecutive_skips >= self.cfg.skip_limit:
