@@ -128,6 +128,10 @@ def test_cli_rejection_needs_the_discriminator(tmp_path, capsys):
     args = ["sample", "zoo:gan-ring8", "--rejection", "--out", str(tmp_path / "z.npy")]
     assert main(args) != 0
     assert "needs the run's discriminator" in capsys.readouterr().err
+    # The zoo entry's config asks for rejection sampling; without D the default falls back.
+    assert main(["sample", "zoo:gan-ring8", "-n", "50", "--out", str(tmp_path / "g.npy")]) == 0
+    assert "ships without its discriminator" in capsys.readouterr().out
+    assert np.load(tmp_path / "g.npy").shape == (50, 2)
 
 
 def test_pacgan_runs_refuse_rejection_up_front(tmp_path, capsys):

@@ -137,6 +137,12 @@ def _rejection_samples(G: Any, args: argparse.Namespace) -> Any:
     if args.rejection is None:  # the run's default, unless controls ask for specific latents
         cfg = getattr(G, "config", None)
         args.rejection = bool(cfg is not None and cfg.sample.rejection and not controlled)
+        if args.rejection and not _has_discriminator(args.run):
+            print(
+                f"note: {args.run} was trained with sample.rejection = true but ships without "
+                "its discriminator; drawing from the generator alone"
+            )
+            args.rejection = False
     if not args.rejection:
         return None
     if controlled:
@@ -151,6 +157,13 @@ def _rejection_samples(G: Any, args: argparse.Namespace) -> Any:
     st = sampler.stats
     print(f"rejection sampling: kept {st.accepted} of {st.proposed} ({st.acceptance:.1%})")
     return x
+
+
+def _has_discriminator(run: str) -> bool:
+    """Run folders and checkpoints hold D; ``zoo:`` entries and exported folders do not."""
+    from ganforge.export import is_exported_dir
+
+    return not (str(run).startswith("zoo:") or is_exported_dir(run))
 
 
 def _seed_pair(text: str, flag: str) -> tuple[int, int]:
