@@ -148,6 +148,26 @@ def test_q_augment_reads_categorical_codes_from_warped_images(tmp_path, monkeypa
     assert all(torch.isfinite(torch.tensor(r["info_cat"])) for r in recs if "info_cat" in r)
 
 
+def test_cont_warmup_ramps_the_continuous_weight(tmp_path, monkeypatch):
+    import ganforge.models.infogan as ig
+
+    seen = []
+    real_loss = ig.mutual_info_loss
+
+    def spy(q, cats, conts, *, lambda_cat=1.0, lambda_cont=1.0):
+        seen.append(lambda_cont)
+        return real_loss(q, cats, conts, lambda_cat=lambda_cat, lambda_cont=lambda_cont)
+
+    monkeypatch.setattr(ig, "mutual_info_loss", spy)
+    args = {**TINY, "lambda_cont": 0.4, "cont_warmup": 4}
+    cfg = tiny_config(steps=6, model=ModelConfig(name="infogan", z_dim=8, args=args))
+    Trainer(cfg, tmp_path / "run").run()
+    assert seen[0] == 0.0  # nothing from the continuous codes at the start
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(0.4)  # then up to the full weight
+    with pytest.raises(ValueError, match="cont_warmup"):
+        _build(cont_warmup=-1)
+
+
 def test_q_augment_unknown_policy_names_the_valid_ones():
     with pytest.raises(ValueError, match="valid: color, translation, cutout, affine"):
         _build(q_augment="rotate")

@@ -79,7 +79,9 @@ def infogan_step(t: Trainer) -> dict[str, Tensor]:
 
     cfg = t.cfg
     D = _require(t, "q_from_features", "infogan")
-    lam = {"lambda_cat": t.G.lambda_cat, "lambda_cont": t.G.lambda_cont}
+    warmup = getattr(t.G, "cont_warmup", 0)
+    ramp = min(1.0, t.step / warmup) if warmup > 0 else 1.0
+    lam = {"lambda_cat": t.G.lambda_cat, "lambda_cont": t.G.lambda_cont * ramp}
     lam_real = getattr(t.G, "lambda_real", 0.0)
     q_policy = getattr(t.G, "q_augment", "")
 

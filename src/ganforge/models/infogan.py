@@ -383,6 +383,7 @@ def build_infogan(
     cont_dim: int = 2,
     lambda_cat: float = 1.0,
     lambda_cont: float = 0.1,
+    cont_warmup: int = 0,
     lambda_real: float = 0.0,
     q_augment: str = "",
     learn_std: bool = False,
@@ -404,6 +405,8 @@ def build_infogan(
             weight for continuous codes. Measured here: with ``lambda_cont=1`` a
             continuous code took over digit identity (2<->8, 7<->9 along cont0) and the
             10-way code stayed at 80% digit accuracy after 3000 steps, hence 0.1.
+        cont_warmup: ramp ``lambda_cont`` linearly from 0 over this many steps (0 = off),
+            so the categorical code settles on the digits before the continuous codes pull.
         lambda_real: weight of :func:`real_cluster_loss` on Q's categorical predictions
             for *real* images in D's update (0 = the paper's InfoGAN). Not in InfoGAN: it
             is regularized information maximisation (Krause et al. 2010; IMSAT, Hu et al.
@@ -431,5 +434,8 @@ def build_infogan(
     G.lambda_cat = float(lambda_cat)  # type: ignore[attr-defined]
     G.lambda_cont = float(lambda_cont)  # type: ignore[attr-defined]
     G.lambda_real = float(lambda_real)  # type: ignore[attr-defined]
+    if cont_warmup < 0:
+        raise ValueError(f"infogan cont_warmup must be >= 0 steps, got {cont_warmup}")
+    G.cont_warmup = int(cont_warmup)  # type: ignore[attr-defined]
     G.q_augment = str(q_augment)  # type: ignore[attr-defined]
     return G, D
