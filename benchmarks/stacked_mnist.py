@@ -76,6 +76,7 @@ def main() -> None:
         print(f"| real training triples ({len(data.x):,}) | – | {modes:.0f} | {kl:.3f} | – |")
     rows: dict[str, tuple[list[float], list[float]]] = {}
     secs: list[float] = []
+    real = load_data(cfg.data).x if args.rejection else None
     for seed in args.seeds:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
@@ -84,9 +85,9 @@ def main() -> None:
             tr.run()
         secs.append(time.perf_counter() - t0)
         sources = {setting: tr.G_ema.eval()}
-        if args.rejection:
+        if real is not None:
             drs = DiscriminatorRejectionSampler(
-                tr.G_ema, tr.D, load_data(cfg.data).x, refine_steps=args.refine_steps, seed=seed
+                tr.G_ema, tr.D, real, refine_steps=args.refine_steps, seed=seed
             ).fit()
             sources[f"{setting} + DRS"] = drs.sample(26_000, seed=seed)
             print(f"  DRS acceptance {drs.stats.acceptance:.3f}, {drs.stats}", flush=True)

@@ -112,8 +112,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if out.suffix in getattr(G, "sample_suffixes", ()):  # modality writers: .wav, .txt ...
         G.write_samples(x, out)
     elif out.suffix == ".npz":
-        controls = (args.traverse, args.class_id, args.truncation, args.style_mix, args.interpolate)
-        if args.rejection or any(c is not None for c in controls):  # x is not G(make_z(n))
+        if args.rejection or _has_controls(args):  # x is not G(make_z(n, seed)) then
             np.savez(out, x=x.numpy())
         else:
             np.savez(out, x=x.numpy(), z=G.make_z(args.n, seed=args.seed).numpy())
@@ -132,12 +131,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def _rejection_samples(G: Any, args: argparse.Namespace) -> Any:
     """Samples through discriminator rejection sampling when asked (``--rejection``, or the
     run's ``sample.rejection`` unless ``--no-rejection``); None otherwise."""
-    controls = (args.traverse, args.class_id, args.truncation, args.style_mix, args.interpolate)
-    controlled = any(c is not None for c in controls)
+    from ganforge.rejection import has_discriminator, sampler_for_run
+
+    controlled = _has_controls(args)
     if args.rejection is None:  # the run's default, unless controls ask for specific latents
         cfg = getattr(G, "config", None)
         args.rejection = bool(cfg is not None and cfg.sample.rejection and not controlled)
-        if args.rejection and not _has_discriminator(args.run):
+        if args.rejection and not has_discriminator(args.run):
             print(
                 f"note: {args.run} was trained with sample.rejection = true but ships without "
                 "its discriminator; drawing from the generator alone"
@@ -147,8 +147,6 @@ def _rejection_samples(G: Any, args: argparse.Namespace) -> Any:
         return None
     if controlled:
         raise ConfigError("--rejection draws random samples; it does not combine with controls")
-    from ganforge.rejection import sampler_for_run
-
     try:
         sampler = sampler_for_run(args.run, seed=args.seed)
     except ValueError as e:
@@ -159,11 +157,10 @@ def _rejection_samples(G: Any, args: argparse.Namespace) -> Any:
     return x
 
 
-def _has_discriminator(run: str) -> bool:
-    """Run folders and checkpoints hold D; ``zoo:`` entries and exported folders do not."""
-    from ganforge.export import is_exported_dir
-
-    return not (str(run).startswith("zoo:") or is_exported_dir(run))
+def _has_controls(args: argparse.Namespace) -> bool:
+    """Whether ``ganforge sample`` was asked for specific latents (traversal, class ...)."""
+    controls = (args.traverse, args.class_id, args.truncation, args.style_mix, args.interpolate)
+    return any(c is not None for c in controls)
 
 
 def _seed_pair(text: str, flag: str) -> tuple[int, int]:

@@ -51,8 +51,11 @@ def _check(lr: float, beta1: float, beta2: float, weight_decay: float) -> None:
         raise ValueError(f"optim.weight_decay must be >= 0, got {weight_decay}")
 
 
-def _kernel_choice(params: list[Any]) -> dict[str, bool]:
-    """``{"fused": True}`` when Adam's fused kernel supports every parameter, else foreach."""
+def _kernel_choice(params: list[Any], extra: dict[str, Any]) -> dict[str, bool]:
+    """``{"fused": True}`` when Adam's fused kernel supports every parameter, else foreach;
+    nothing when the caller chose a kernel in ``extra``."""
+    if "fused" in extra or "foreach" in extra:
+        return {}
     tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
     fusable = bool(tensors) and all(
         t.is_floating_point() and t.device.type in ("cpu", "cuda") for t in tensors
@@ -65,7 +68,7 @@ def _adam(
     params: Params, *, lr: float, beta1: float, beta2: float, weight_decay: float, **extra: Any
 ) -> torch.optim.Optimizer:
     params = list(params)
-    kernel = {} if "fused" in extra or "foreach" in extra else _kernel_choice(params)
+    kernel = _kernel_choice(params, extra)
     return torch.optim.Adam(
         params, lr=lr, betas=(beta1, beta2), weight_decay=weight_decay, **kernel, **extra
     )
@@ -76,7 +79,7 @@ def _adamw(
     params: Params, *, lr: float, beta1: float, beta2: float, weight_decay: float, **extra: Any
 ) -> torch.optim.Optimizer:
     params = list(params)
-    kernel = {} if "fused" in extra or "foreach" in extra else _kernel_choice(params)
+    kernel = _kernel_choice(params, extra)
     return torch.optim.AdamW(
         params, lr=lr, betas=(beta1, beta2), weight_decay=weight_decay, **kernel, **extra
     )

@@ -9,12 +9,13 @@ the trails a continuous generator draws between separated modes — and rebalanc
 that G over- or under-produces.
 
 The adversarially trained D is not the optimal D for the final G (G kept moving, the EMA
-generator was never shown to D, regularisers bias it), so, as DRS does, we first *refine*
-a copy of D for a few hundred logistic-loss steps against the frozen generator, then
-calibrate its logit with Platt scaling (``a * logit + b``) on held-out real and fresh
-generated samples. ``M`` is the largest ratio seen on a burn-in draw (the paper's
-estimate), optionally a quantile of it to raise the acceptance rate (samples above ``M``
-are then always accepted: the DRS paper's ``gamma`` shift plays the same role).
+generator was never shown to D, regularisers bias it), so its logit is calibrated with
+Platt scaling (``a * logit + b``) on real and fresh generated samples. DRS also *refines*
+a copy of D against the frozen generator first; that is available (``refine_steps``) but
+off by default, because it scored worse on every setting we measured. ``M`` is the largest
+ratio seen on a burn-in draw (the paper's estimate), or a quantile of it to raise the
+acceptance rate (samples above ``M`` are then always accepted: the DRS paper's ``gamma``
+shift plays the same role).
 
 Where it helps: the calibration reuses the data D was trained on, so when D has memorised
 a small training set (5,000 MNIST digits) its ratio is overconfident, few proposals are
@@ -269,6 +270,13 @@ def check_supported(cfg: TrainConfig, G: nn.Module, where: str = "this run") -> 
         )
 
 
+def has_discriminator(path: str | Path) -> bool:
+    """Run folders and checkpoints hold D; ``zoo:`` entries and exported folders do not."""
+    from ganforge.export import is_exported_dir
+
+    return not (str(path).startswith("zoo:") or is_exported_dir(path))
+
+
 def sampler_for_run(
     path: str | Path,
     *,
@@ -289,19 +297,18 @@ def sampler_for_run(
         ValueError: an exported/zoo generator, or a model whose D this cannot use.
     """
     from ganforge.data import load_data
-    from ganforge.engine.checkpoint import config_of, load_checkpoint, load_generator
-    from ganforge.export import is_exported_dir
+    from ganforge.engine.checkpoint import config_of, generator_from_checkpoint, load_checkpoint
     from ganforge.models import build_models
     from ganforge.regularizers import apply_spectral_norm
 
-    if str(path).startswith("zoo:") or is_exported_dir(path):
+    if not has_discriminator(path):
         raise ValueError(
             f"{path}: rejection sampling needs the run's discriminator, which exported and "
             "zoo generators do not ship; pass the run folder or one of its checkpoints"
         )
     ckpt = load_checkpoint(path)
     cfg = config_of(ckpt)
-    G = load_generator(path, device=device)
+    G = generator_from_checkpoint(ckpt).to(device)
     check_supported(cfg, G, str(path))
     _, D = build_models(cfg.model, tuple(ckpt["out_shape"]))
     if cfg.tricks.spectral_norm:

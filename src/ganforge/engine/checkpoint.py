@@ -103,9 +103,14 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> G
     ckpt = load_checkpoint(path)
     if ckpt.get("kind") == "translation":
         raise CheckpointError(translation_hint(name))
+    return generator_from_checkpoint(ckpt).to(device)
+
+
+def generator_from_checkpoint(ckpt: dict[str, Any]) -> Generator:
+    """The checkpoint's ``G_ema`` in eval mode, with ``.config`` and ``.step`` set."""
     G = build_generator_from(ckpt)
     G.load_state_dict(ckpt["G_ema"])
     G.eval().requires_grad_(False)
     G.config = config_of(ckpt)  # type: ignore[attr-defined]
     G.step = int(ckpt["step"])  # type: ignore[attr-defined]
-    return G.to(device)
+    return G

@@ -150,6 +150,7 @@ class Trainer:
             self.D.to(memory_format=torch.channels_last)
             self.data_x = self.data_x.contiguous(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self._param_cache: dict[str, list[Tensor]] = {}  # see params_of
         if cfg.compile:
             # Compile the bound forward methods, not the modules, so state_dict keys and
             # checkpoints stay the same with and without compilation.
@@ -299,11 +300,10 @@ class Trainer:
     def params_of(self, which: str) -> list[Tensor]:
         """G's, D's or G_ema's parameters as a list, built once: walking the module tree
         every update cost 6% of a 2-D toy step (the networks do not change after init)."""
-        cache = self.__dict__.setdefault("_param_cache", {})
-        if which not in cache:
+        if which not in self._param_cache:
             module = {"G": self.G, "D": self.D, "G_ema": self.G_ema}[which]
-            cache[which] = list(module.parameters())
-        return cache[which]
+            self._param_cache[which] = list(module.parameters())
+        return self._param_cache[which]
 
     def backward_step(self, which: str, loss: Tensor) -> None:
         """Backpropagate ``loss`` into G or D, clip, and step — skipping non-finite updates."""
@@ -581,15 +581,13 @@ class Trainer:
         cfg = self.cfg
         source: Any = self.G_ema
         if cfg.sample.rejection:  # score what `ganforge sample` draws for this run
-            from ganforge.data import load_data
+            from ganforge.metrics.evaluate import resolve_metric
             from ganforge.rejection import DiscriminatorRejectionSampler
 
             drs = DiscriminatorRejectionSampler(
-                self.G_ema, self.D, load_data(cfg.data).x, m_quantile=cfg.sample.m_quantile
+                self.G_ema, self.D, self.data.x, m_quantile=cfg.sample.m_quantile
             ).fit()
             # As many samples as the largest protocol asks for (modes2d: 2,500).
-            from ganforge.metrics.evaluate import resolve_metric
-
             need = [cfg.eval.n] + [
                 resolve_metric(m, n=cfg.eval.n, item_shape=self.data.item_shape).n
                 for m in cfg.eval.metrics
