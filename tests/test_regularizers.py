@@ -184,3 +184,32 @@ def test_pac_discriminator_packs_consecutive_samples():
     gp = gradient_penalty(D, torch.randn(8, 2), torch.randn(8, 2))
     w = D.inner.weight.detach().reshape(4, 2)  # per-sample gradient of the pack's logit
     assert gp.item() == pytest.approx(((w.norm(dim=1) - 1) ** 2).mean().item(), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"), [("toy2d", (2,)), ("dcgan", (3, 28, 28))], ids=["toy2d", "dcgan"]
+)
+def test_mbstd_group_makes_d_see_the_batch(name, shape):
+    """model.args.mbstd_group: each logit depends on the other members of its group (and
+    only on them); without it D scores every sample on its own, with the old weight names."""
+    from ganforge.models import build_models
+    from ganforge.config import ModelConfig
+
+    args = {"ngf": 8, "ndf": 8} if name == "dcgan" else {}
+    torch.manual_seed(0)
+    _, D = build_models(ModelConfig(name=name, z_dim=4, args={**args, "mbstd_group": 2}), shape)
+    _, D_off = build_models(ModelConfig(name=name, z_dim=4, args=args), shape)
+    D.eval()
+    D_off.eval()
+    x = torch.randn(8, *shape)
+    y = x.clone()
+    y[1] = torch.randn(*shape)  # groups of 2 are {i, i + 4}: sample 5 shares 1's group
+    a, b = D(x), D(y)
+    assert a.shape == (8,)
+    changed = (a - b).abs() > 1e-6
+    assert changed[1] and changed[5] and not changed[[0, 2, 3, 4, 6, 7]].any()
+    a0, b0 = D_off(x), D_off(y)
+    assert torch.equal((a0 - b0).abs() > 0, torch.tensor([False, True] + [False] * 6))
+    # mbstd off keeps the layer names of earlier checkpoints
+    last = "net.6.weight" if name == "toy2d" else "out.weight"
+    assert last in D_off.state_dict()

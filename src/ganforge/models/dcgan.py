@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganforge.models.base import Generator
+from ganforge.models.layers import MinibatchStdDev
 from ganforge.registry import MODELS
 
 
@@ -92,6 +93,7 @@ class DCGANDiscriminator(nn.Module):
         ndf: int = 64,
         max_channels: int = 512,
         batchnorm: bool = True,
+        mbstd_group: int = 0,
     ) -> None:
         super().__init__()
         c_in, res, _ = in_shape
@@ -106,11 +108,13 @@ class DCGANDiscriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             c = ch
         self.features = nn.Sequential(*layers)
-        self.out = nn.Conv2d(c, 1, base, 1, 0)
+        # ProGAN's minibatch stddev before the last layer: D sees the batch's variety.
+        self.mbstd = MinibatchStdDev(mbstd_group) if mbstd_group > 0 else nn.Identity()
+        self.out = nn.Conv2d(c + (mbstd_group > 0), 1, base, 1, 0)
         self.apply(init_dcgan_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(x)).flatten()
+        return self.out(self.mbstd(self.features(x))).flatten()
 
 
 @MODELS.register("dcgan")
@@ -122,8 +126,12 @@ def build_dcgan(
     ndf: int = 64,
     max_channels: int = 512,
     d_batchnorm: bool = True,
+    mbstd_group: int = 0,
 ) -> tuple[Generator, nn.Module]:
-    """DCGAN (Radford et al. 2016) for resolutions 4*2^k or 7*2^k, any channel count."""
+    """DCGAN (Radford et al. 2016) for resolutions 4*2^k or 7*2^k, any channel count.
+
+    ``mbstd_group > 0`` appends minibatch standard deviation over groups of that many
+    samples before D's last layer (Karras et al. 2018); the batch size must be a multiple."""
     if len(out_shape) != 3:
         raise ValueError("the 'dcgan' model generates images (C, H, W)")
     c, h, w = out_shape
@@ -131,5 +139,5 @@ def build_dcgan(
         raise ValueError(f"DCGAN needs square images, got {h}x{w}")
     return (
         DCGANGenerator(z_dim, out_shape, ngf, max_channels),
-        DCGANDiscriminator(out_shape, ndf, max_channels, d_batchnorm),
+        DCGANDiscriminator(out_shape, ndf, max_channels, d_batchnorm, mbstd_group),
     )

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ganforge.models.base import Generator
+from ganforge.models.layers import MinibatchStdDev
 from ganforge.registry import MODELS
 
 
@@ -41,13 +42,25 @@ class PointGenerator(Generator):
 
 
 class PointDiscriminator(nn.Module):
-    """Points (N, *in_shape) -> logits (N,)."""
+    """Points (N, *in_shape) -> logits (N,).
+
+    ``mbstd_group > 0`` appends the minibatch standard deviation of the last hidden layer
+    (groups of that many samples; Karras et al. 2018) before the output layer.
+    """
 
     def __init__(
-        self, in_shape: tuple[int, ...], hidden: Sequence[int], slope: float = 0.2
+        self,
+        in_shape: tuple[int, ...],
+        hidden: Sequence[int],
+        slope: float = 0.2,
+        mbstd_group: int = 0,
     ) -> None:
         super().__init__()
-        self.net = _mlp([math.prod(in_shape), *hidden, 1], lambda: nn.LeakyReLU(slope))
+        sizes = [math.prod(in_shape), *hidden, 1]
+        self.net = _mlp(sizes, lambda: nn.LeakyReLU(slope))
+        if mbstd_group > 0:  # one extra input feature for the last layer
+            self.net[-1] = nn.Linear(hidden[-1] + 1, 1)
+            self.net.insert(len(self.net) - 1, MinibatchStdDev(mbstd_group))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.flatten(1)).squeeze(1)
@@ -60,6 +73,11 @@ def build_toy2d(
     out_shape: tuple[int, ...],
     g_hidden: Sequence[int] = (128, 128, 128),
     d_hidden: Sequence[int] = (128, 128, 128),
+    mbstd_group: int = 0,
 ) -> tuple[Generator, nn.Module]:
-    """MLP G/D pair for 2-D point data (ring8, grid25)."""
-    return PointGenerator(z_dim, out_shape, g_hidden), PointDiscriminator(out_shape, d_hidden)
+    """MLP G/D pair for 2-D point data (ring8, grid25); ``mbstd_group``: see
+    :class:`PointDiscriminator`."""
+    return (
+        PointGenerator(z_dim, out_shape, g_hidden),
+        PointDiscriminator(out_shape, d_hidden, mbstd_group=mbstd_group),
+    )
