@@ -192,8 +192,8 @@ def test_pac_discriminator_packs_consecutive_samples():
 def test_mbstd_group_makes_d_see_the_batch(name, shape):
     """model.args.mbstd_group: each logit depends on the other members of its group (and
     only on them); without it D scores every sample on its own, with the old weight names."""
-    from ganforge.models import build_models
     from ganforge.config import ModelConfig
+    from ganforge.models import build_models
 
     args = {"ngf": 8, "ndf": 8} if name == "dcgan" else {}
     torch.manual_seed(0)

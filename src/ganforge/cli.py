@@ -134,6 +134,8 @@ def _rejection_samples(G: Any, args: argparse.Namespace) -> Any:
     from ganforge.rejection import has_discriminator, sampler_for_run
 
     controlled = _has_controls(args)
+    if args.rejection is None and args.rejection_power is not None:
+        args.rejection = True
     if args.rejection is None:  # the run's default, unless controls ask for specific latents
         cfg = getattr(G, "config", None)
         args.rejection = bool(cfg is not None and cfg.sample.rejection and not controlled)
@@ -148,7 +150,7 @@ def _rejection_samples(G: Any, args: argparse.Namespace) -> Any:
     if controlled:
         raise ConfigError("--rejection draws random samples; it does not combine with controls")
     try:
-        sampler = sampler_for_run(args.run, seed=args.seed)
+        sampler = sampler_for_run(args.run, seed=args.seed, power=args.rejection_power)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     x = sampler.sample(args.n, seed=args.seed)
@@ -323,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="discriminator rejection sampling with the run's D (default: the run's "
         "sample.rejection; needs a run folder or checkpoint)",
+    )
+    s.add_argument(
+        "--rejection-power",
+        type=float,
+        metavar="P",
+        help="rejection sampling accepts with (ratio / M) ** P (default: the run's "
+        "sample.power, 1 = plain DRS); P > 1 trades diversity for quality. Implies --rejection",
     )
     s.set_defaults(func=cmd_sample)
 

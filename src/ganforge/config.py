@@ -153,6 +153,7 @@ class SampleConfig:
 
     rejection: bool = False
     m_quantile: float = 0.99  # the ratio bound M is this quantile of a burn-in draw (1 = max)
+    power: float = 1.0  # accept with (ratio / M) ** power; > 1 trades diversity for quality
 
 
 @dataclass(frozen=True)

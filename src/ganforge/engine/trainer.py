@@ -585,7 +585,11 @@ class Trainer:
             from ganforge.rejection import DiscriminatorRejectionSampler
 
             drs = DiscriminatorRejectionSampler(
-                self.G_ema, self.D, self.data.x, m_quantile=cfg.sample.m_quantile
+                self.G_ema,
+                self.D,
+                self.data.x,
+                m_quantile=cfg.sample.m_quantile,
+                power=cfg.sample.power,
             ).fit()
             # As many samples as the largest protocol asks for (modes2d: 2,500).
             need = [cfg.eval.n] + [
