@@ -12,7 +12,8 @@ Printed beside the PacGAN paper's Table 1 (Lin et al., NeurIPS 2018).
 
 ``--rejection`` also scores each run's samples drawn through discriminator rejection
 sampling (ganforge.rejection: the run's D, Platt-calibrated; Azadi et al. 2019) and prints
-them as a second row of the same runs.
+them as further rows of the same runs: at the preset's ``sample.power``, or at each of
+``--powers 1,2``.
 """
 
 from __future__ import annotations
@@ -35,16 +36,18 @@ from ganforge.presets import load_preset_or_file
 from ganforge.rejection import DiscriminatorRejectionSampler
 
 # setting -> overrides applied on top of the preset
+PLAIN = [  # the seed's recipe on the toy networks: ns loss, Adam 1e-3, one D step, no R1
+    "loss.args.r1_gamma=0",
+    "optim.schedule=constant",
+    "optim.d_steps=1",
+    "optim.lr_d=1e-3",
+    "model.args.d_hidden=[128, 128, 128]",
+    "steps=3000",
+]
 CONFIGS = {
     "preset": [],
-    "plain": ["loss.args.r1_gamma=0", "optim.schedule=constant", "optim.d_steps=1", "steps=3000"],
-    "pacgan2": [
-        "loss.args.r1_gamma=0",
-        "optim.schedule=constant",
-        "optim.d_steps=1",
-        "steps=3000",
-        "tricks.pac=2",
-    ],
+    "plain": PLAIN,
+    "pacgan2": [*PLAIN, "tricks.pac=2"],
     "pac2+preset": ["tricks.pac=2"],
 }
 PUBLISHED = {  # PacGAN Table 1: modes, % high quality, reverse KL
@@ -79,6 +82,12 @@ def main() -> None:
     ap.add_argument(
         "--rejection", action="store_true", help="also score discriminator rejection sampling"
     )
+    ap.add_argument(
+        "--powers",
+        default="",
+        help="with --rejection: comma-separated rejection powers to score (default: the "
+        "preset's sample.power)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(
@@ -105,8 +114,18 @@ def main() -> None:
                 secs.append(time.perf_counter() - t0)
                 samples = {name: tr.G_ema.sample(2500, seed=10_000 + seed)}
                 if real is not None:
-                    drs = DiscriminatorRejectionSampler(tr.G_ema, tr.D, real, seed=seed).fit()
-                    samples[f"{name} + DRS"] = drs.sample(2500, seed=10_000 + seed)
+                    powers = [float(p) for p in args.powers.split(",") if p] or [cfg.sample.power]
+                    for power in powers:
+                        drs = DiscriminatorRejectionSampler(
+                            tr.G_ema,
+                            tr.D,
+                            real,
+                            m_quantile=cfg.sample.m_quantile,
+                            power=power,
+                            seed=seed,
+                        ).fit()
+                        label = f"{name} + DRS" + (f" power {power:g}" if power != 1 else "")
+                        samples[label] = drs.sample(2500, seed=10_000 + seed)
                 for label, x in samples.items():
                     r = modes2d(x, data)
                     row = rows.setdefault(label, {"modes": [], "hq": [], "kl": []})
