@@ -83,7 +83,7 @@ class NonFiniteGuard:
         t = self.t
         if not skipped_any:
             self.consecutive_skips = 0
-        weights_ok = all_finite(t.params_of("G")) and all_finite(t.params_of("D"))
+        weights_ok = all_finite(t.params_of("G") + t.params_of("D"))  # one host sync
         if not weights_ok:
             self.counts["nonfinite_weights"] += 1
         if not weights_ok or self.consecutive_skips >= self.cfg.skip_limit:
