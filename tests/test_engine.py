@@ -171,3 +171,17 @@ def test_g_update_leaves_d_gradients_alone(tmp_path, tiny_cfg):
     t.backward_step("G", t.loss.g(None, t.D_forward(fake)))
     assert all(torch.equal(p.grad, g) for p, g in zip(t.D.parameters(), d_grads, strict=True))
     assert all(p.grad is not None for p in t.G.parameters())
+
+
+def test_threads_setting_sets_and_checks_the_thread_count(tmp_path, tiny_cfg):
+    before = torch.get_num_threads()
+    try:
+        Trainer(dataclasses.replace(tiny_cfg, threads=1), tmp_path / "a")
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(before)
+        Trainer(dataclasses.replace(tiny_cfg, threads=0), tmp_path / "b")  # 0: left alone
+        assert torch.get_num_threads() == before
+        with pytest.raises(ValueError, match="threads must be >= 0"):
+            Trainer(dataclasses.replace(tiny_cfg, threads=-1), tmp_path / "c")
+    finally:
+        torch.set_num_threads(before)

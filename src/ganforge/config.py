@@ -180,6 +180,9 @@ class TrainConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 where the hardware has it)
     channels_last: bool = False  # NHWC memory layout for conv models (faster with bf16)
     compile: bool = False  # torch.compile the G and D forward passes
+    # CPU threads for this process's PyTorch ops (0 = PyTorch's default, one per core). One
+    # is faster for tiny networks, where splitting each small matmul costs more than it saves.
+    threads: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

@@ -104,6 +104,10 @@ class Trainer:
         if resume:
             self.resume_state = load_checkpoint(self.out)
         self.cfg = cfg
+        if cfg.threads < 0:
+            raise ValueError(f"threads must be >= 0 (0 = PyTorch's default), got {cfg.threads}")
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         self.device = resolve_device(cfg.device)
         self.dist = init_from_env(self.device.type)
         if self.dist.enabled and self.device.type == "cuda":
