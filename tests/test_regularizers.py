@@ -158,6 +158,8 @@ def test_minibatch_stddev_features_shapes_and_errors():
     assert MinibatchStdDev()(torch.randn(8, 5)).shape == (8, 6)  # feature vectors
     with pytest.raises(ValueError, match="not divisible by group size 4"):
         MinibatchStdDev(group_size=4)(x)
+    # eval mode scores any batch: 6 samples -> groups of 3 (largest divisor of 6 <= 4)
+    assert torch.equal(MinibatchStdDev(group_size=4).eval()(x), MinibatchStdDev(group_size=3)(x))
     same = torch.ones(4, 2, 3, 3, requires_grad=True)  # a collapsed batch
     out = MinibatchStdDev()(same)
     assert out[:, 2].max().item() == pytest.approx(1e-4)

@@ -163,3 +163,17 @@ def test_pacgan_runs_refuse_rejection_up_front(tmp_path, capsys):
     assert main([*args, "--set", "tricks.pac=2"]) != 0
     assert "sample.rejection = true (set it to false)" in capsys.readouterr().err
     assert not (run / "checkpoints").exists()
+
+
+def test_a_minibatch_stddev_d_scores_any_number_of_samples():
+    # D with minibatch stddev (groups of 4) scores uneven chunks in eval mode: 1,001 reals,
+    # 37 samples.
+    from ganforge.config import ModelConfig
+    from ganforge.models import build_models
+
+    torch.manual_seed(0)
+    G, D = build_models(ModelConfig(name="toy2d", z_dim=2, args={"mbstd_group": 4}), (2,))
+    real = torch.randn(1001, 2, generator=torch.Generator().manual_seed(1))
+    s = DiscriminatorRejectionSampler(G, D, real, burn_in=999).fit()
+    assert s.sample(37, seed=1).shape == (37, 2)
+    assert D.training  # the run's D is untouched (the sampler scores a copy)

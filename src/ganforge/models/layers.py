@@ -38,8 +38,9 @@ class MinibatchStdDev(nn.Module):
     accepted too -> (N, C + num_features).
 
     Args:
-        group_size: samples per group; the actual group is ``min(group_size, N)`` and
-            ``N`` must be divisible by it.
+        group_size: samples per group; the actual group is ``min(group_size, N)`` and, in
+            training mode, ``N`` must be divisible by it. In eval mode the group is the
+            largest divisor of ``N`` not above it, so any batch can be scored.
         num_features: channel slices (StyleGAN2 uses 1); ``C`` must be divisible by it.
     """
 
@@ -58,6 +59,8 @@ class MinibatchStdDev(nn.Module):
             raise ValueError(f"MinibatchStdDev expects (N, C, H, W) or (N, C), got {x.shape}")
         n, c, h, w = x.shape
         g = min(self.group_size, n)
+        if not self.training:  # scoring any number of samples (e.g. rejection sampling)
+            g = next(d for d in range(g, 0, -1) if n % d == 0)
         f = self.num_features
         if n % g != 0:
             raise ValueError(
