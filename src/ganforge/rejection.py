@@ -171,7 +171,7 @@ class DiscriminatorRejectionSampler:
         """Refine D, calibrate its logit and estimate ``M``; returns ``self``."""
         self._refine()
         self._calibrate()
-        log_r = self.power * self.log_ratio(self._fake(self.burn_in, seed=self.seed + 2))
+        log_r = self._log_target_ratio(self._fake(self.burn_in, seed=self.seed + 2))
         self.stats.log_m = float(torch.quantile(log_r, self.m_quantile))
         self._fitted = True
         return self
@@ -228,6 +228,10 @@ class DiscriminatorRejectionSampler:
         """Estimated ``log p_data(x) / p_g(x)`` (N,) for samples ``x`` (N, ...)."""
         return self.stats.platt_a * self._logits_batched(x) + self.stats.platt_b
 
+    def _log_target_ratio(self, x: Tensor) -> Tensor:
+        """``power * log ratio`` (N,): the quantity ``M`` bounds and acceptance compares."""
+        return self.power * self.log_ratio(x)
+
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, max_proposals: int | None = None) -> Tensor:
         """``n`` accepted samples (n, *G.out_shape) on the CPU, in proposal order.
@@ -256,7 +260,7 @@ class DiscriminatorRejectionSampler:
                 )
             x = self._fake(chunk, seed=int(seed) * 100_003 + k)
             k += 1
-            log_acc = (self.power * self.log_ratio(x) - self.stats.log_m).clamp(max=0.0).cpu()
+            log_acc = (self._log_target_ratio(x) - self.stats.log_m).clamp(max=0.0).cpu()
             keep = torch.rand(chunk, generator=gen).log() < log_acc
             kept.append(x.cpu()[keep])
             n_kept += int(keep.sum())
