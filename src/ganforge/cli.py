@@ -106,13 +106,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     G = ganforge.load(args.run)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    x = _rejection_samples(G, args)
+    x = _discriminator_samples(G, args)
     if x is None:
         x = _controlled_samples(G, args)
     if out.suffix in getattr(G, "sample_suffixes", ()):  # modality writers: .wav, .txt ...
         G.write_samples(x, out)
     elif out.suffix == ".npz":
-        if args.rejection or _has_controls(args):  # x is not G(make_z(n, seed)) then
+        if args.rejection or args.langevin or _has_controls(args):  # x is not G(z) then
             np.savez(out, x=x.numpy())
         else:
             np.savez(out, x=x.numpy(), z=G.make_z(args.n, seed=args.seed).numpy())
@@ -128,34 +128,63 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rejection_samples(G: Any, args: argparse.Namespace) -> Any:
-    """Samples through discriminator rejection sampling when asked (``--rejection``, or the
-    run's ``sample.rejection`` unless ``--no-rejection``); None otherwise."""
-    from ganforge.rejection import has_discriminator, sampler_for_run
+def _discriminator_samples(G: Any, args: argparse.Namespace) -> Any:
+    """Samples drawn with the run's D when asked — rejection sampling (``--rejection``) or
+    latent Langevin sampling (``--langevin``), or the run's ``sample.rejection`` /
+    ``sample.langevin`` unless turned off; None otherwise (G alone). Sets
+    ``args.rejection`` and ``args.langevin`` to what was used."""
+    from ganforge.rejection import has_discriminator
 
-    controlled = _has_controls(args)
     if args.rejection is None and args.rejection_power is not None:
         args.rejection = True
-    if args.rejection is None:  # the run's default, unless controls ask for specific latents
-        cfg = getattr(G, "config", None)
-        args.rejection = bool(cfg is not None and cfg.sample.rejection and not controlled)
-        if args.rejection and not has_discriminator(args.run):
+    if args.langevin is None and args.langevin_steps is not None:
+        args.langevin = True
+    if args.rejection and args.langevin:
+        raise ConfigError("--rejection and --langevin are two ways to use D; choose one")
+    controlled = _has_controls(args)
+    if args.rejection is None and args.langevin is None and not controlled:
+        sc = getattr(getattr(G, "config", None), "sample", None)  # the run's default
+        method = "rejection" if sc and sc.rejection else "langevin" if sc and sc.langevin else ""
+        if method and not has_discriminator(args.run):
             print(
-                f"note: {args.run} was trained with sample.rejection = true but ships without "
+                f"note: {args.run} was trained with sample.{method} = true but ships without "
                 "its discriminator; drawing from the generator alone"
             )
-            args.rejection = False
-    if not args.rejection:
+            method = ""
+        args.rejection, args.langevin = method == "rejection", method == "langevin"
+    args.rejection, args.langevin = bool(args.rejection), bool(args.langevin)
+    if not (args.rejection or args.langevin):
         return None
+    flag = "--rejection" if args.rejection else "--langevin"
     if controlled:
-        raise ConfigError("--rejection draws random samples; it does not combine with controls")
+        raise ConfigError(f"{flag} draws random samples; it does not combine with controls")
+    power = args.power if args.power is not None else args.rejection_power
     try:
-        sampler = sampler_for_run(args.run, seed=args.seed, power=args.rejection_power)
+        if args.rejection:
+            from ganforge.rejection import sampler_for_run
+
+            sampler = sampler_for_run(args.run, seed=args.seed, power=power)
+        else:
+            from ganforge.latent_langevin import langevin_sampler_for_run
+
+            sampler = langevin_sampler_for_run(
+                args.run,
+                steps=args.langevin_steps,
+                step_size=args.langevin_step_size,
+                power=power,
+                seed=args.seed,
+            )
     except ValueError as e:
         raise ConfigError(str(e)) from None
     x = sampler.sample(args.n, seed=args.seed)
     st = sampler.stats
-    print(f"rejection sampling: kept {st.accepted} of {st.proposed} ({st.acceptance:.1%})")
+    if args.rejection:
+        print(f"rejection sampling: kept {st.accepted} of {st.proposed} ({st.acceptance:.1%})")
+    else:
+        print(
+            f"latent Langevin sampling: {sampler.steps} steps, mean log ratio "
+            f"{st.log_ratio_before:.2f} -> {st.log_ratio_after:.2f}"
+        )
     return x
 
 
@@ -332,6 +361,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="rejection sampling accepts with (ratio / M) ** P (default: the run's "
         "sample.power, 1 = plain DRS); P > 1 trades diversity for quality. Implies --rejection",
+    )
+    s.add_argument(
+        "--langevin",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="discriminator-driven latent sampling: move G's latents along the run's D "
+        "(default: the run's sample.langevin; needs a run folder or checkpoint)",
+    )
+    s.add_argument(
+        "--langevin-steps",
+        type=int,
+        metavar="N",
+        help="Langevin steps per sample (default: the run's sample.langevin_steps). "
+        "Implies --langevin",
+    )
+    s.add_argument(
+        "--langevin-step-size",
+        type=float,
+        metavar="EPS",
+        help="Langevin step size (default: the run's sample.langevin_step_size)",
+    )
+    s.add_argument(
+        "--power",
+        type=float,
+        metavar="P",
+        help="weight of D's log ratio for --rejection or --langevin (default: the run's "
+        "sample.power); P > 1 trades diversity for quality",
     )
     s.set_defaults(func=cmd_sample)
 

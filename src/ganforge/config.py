@@ -148,12 +148,19 @@ class SampleConfig:
 
     ``rejection = true``: discriminator rejection sampling (:mod:`ganforge.rejection`,
     Azadi et al. 2019) with the run's D — drops what G makes where the data has no mass.
-    Needs the checkpoint (D ships only there), not an exported generator.
+    ``langevin = true``: discriminator-driven latent sampling (:mod:`ganforge.latent_langevin`,
+    Che et al. 2020) — moves those samples into the modes instead. One or the other; both
+    need the checkpoint (D ships only there), not an exported generator.
     """
 
     rejection: bool = False
     m_quantile: float = 0.99  # the ratio bound M is this quantile of a burn-in draw (1 = max)
-    power: float = 1.0  # accept with (ratio / M) ** power; > 1 trades diversity for quality
+    # Weight of D's log ratio: rejection accepts with (ratio / M) ** power, Langevin's energy
+    # is |z|^2/2 - power * log ratio; > 1 trades diversity for quality.
+    power: float = 1.0
+    langevin: bool = False  # move G's latents along D's log ratio (ganforge.latent_langevin)
+    langevin_steps: int = 100  # Langevin steps per sample
+    langevin_step_size: float = 1e-3  # eps of z <- z - eps/2 grad E + sqrt(eps) noise
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,43 @@ if TYPE_CHECKING:
 Tensor = torch.Tensor
 
 
+def discriminator_logits(D: nn.Module, x: Tensor) -> Tensor:
+    """D's logits (N,) in float32 for inputs ``x`` (N, ...) already on D's device."""
+    out = D(x)
+    if isinstance(out, tuple):  # InfoGAN's D returns (logits, Q) only when asked
+        out = out[0]
+    return out.float().reshape(-1)
+
+
+def platt_scale(logit_real: Tensor, logit_fake: Tensor) -> tuple[float, float, float]:
+    """Fit ``log ratio = a * logit + b`` by logistic regression of real (1) against fake (0).
+
+    Args:
+        logit_real: D's logits on real samples (N,).
+        logit_fake: D's logits on generated samples (M,).
+
+    Returns:
+        ``(a, b, loss)``: the calibration and its logistic loss on these logits
+        (``log 2`` = D tells nothing apart).
+    """
+    s = torch.cat([logit_real, logit_fake]).detach().float().cpu()
+    y = torch.cat([torch.ones(len(logit_real)), torch.zeros(len(logit_fake))])
+    ab = torch.tensor([1.0, 0.0], requires_grad=True)
+    opt = torch.optim.LBFGS([ab], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(ab[0] * s + ab[1], y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        a, b = float(ab[0]), float(ab[1])
+        loss = F.binary_cross_entropy_with_logits(a * s + b, y)
+    return a, b, float(loss)
+
+
 @dataclass
 class RejectionStats:
     """What the last :meth:`DiscriminatorRejectionSampler.fit`/``sample`` did.
@@ -157,10 +194,7 @@ class DiscriminatorRejectionSampler:
         return self.G(z).float()
 
     def _logits(self, x: Tensor) -> Tensor:
-        out = self.D(x.to(self.device))
-        if isinstance(out, tuple):  # InfoGAN's D returns (logits, Q) only when asked
-            out = out[0]
-        return out.float().reshape(-1)
+        return discriminator_logits(self.D, x.to(self.device))
 
     @torch.no_grad()
     def _logits_batched(self, x: Tensor, chunk: int = 1024) -> Tensor:
@@ -205,22 +239,8 @@ class DiscriminatorRejectionSampler:
         n = self.real_hold.shape[0]
         logit_real = self._logits_batched(self.real_hold)
         logit_fake = self._logits_batched(self._fake(n, seed=self.seed + 3))
-        s = torch.cat([logit_real, logit_fake]).cpu()
-        y = torch.cat([torch.ones(n), torch.zeros(n)])
-        ab = torch.tensor([1.0, 0.0], requires_grad=True)
-        opt = torch.optim.LBFGS([ab], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
-
-        def closure() -> Tensor:
-            opt.zero_grad()
-            loss = F.binary_cross_entropy_with_logits(ab[0] * s + ab[1], y)
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        with torch.no_grad():
-            a, b = float(ab[0]), float(ab[1])
-            loss = F.binary_cross_entropy_with_logits(a * s + b, y)
-        self.stats.platt_a, self.stats.platt_b, self.stats.calib_loss = a, b, float(loss)
+        a, b, loss = platt_scale(logit_real, logit_fake)
+        self.stats.platt_a, self.stats.platt_b, self.stats.calib_loss = a, b, loss
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
@@ -290,6 +310,35 @@ def has_discriminator(path: str | Path) -> bool:
     return not (str(path).startswith("zoo:") or is_exported_dir(path))
 
 
+def load_run_for_sampling(
+    path: str | Path, device: str | torch.device = "cpu", *, what: str = "rejection sampling"
+) -> tuple[TrainConfig, nn.Module, nn.Module, Tensor]:
+    """``(config, G_ema, D, real data)`` of a run folder or checkpoint, for the samplers
+    driven by D (this module and :mod:`ganforge.latent_langevin`).
+
+    Raises:
+        ValueError: an exported/zoo generator (it ships no D), named with the fix.
+    """
+    from ganforge.data import load_data
+    from ganforge.engine.checkpoint import config_of, generator_from_checkpoint, load_checkpoint
+    from ganforge.models import build_models
+    from ganforge.regularizers import apply_spectral_norm
+
+    if not has_discriminator(path):
+        raise ValueError(
+            f"{path}: {what} needs the run's discriminator, which exported and "
+            "zoo generators do not ship; pass the run folder or one of its checkpoints"
+        )
+    ckpt = load_checkpoint(path)
+    cfg = config_of(ckpt)
+    G = generator_from_checkpoint(ckpt).to(device)
+    _, D = build_models(cfg.model, tuple(ckpt["out_shape"]))
+    if cfg.tricks.spectral_norm:
+        apply_spectral_norm(D)
+    D.load_state_dict(ckpt["D"])
+    return cfg, G, D.to(device), load_data(cfg.data).x
+
+
 def sampler_for_run(
     path: str | Path,
     *,
@@ -311,27 +360,8 @@ def sampler_for_run(
     Raises:
         ValueError: an exported/zoo generator, or a model whose D this cannot use.
     """
-    from ganforge.data import load_data
-    from ganforge.engine.checkpoint import config_of, generator_from_checkpoint, load_checkpoint
-    from ganforge.models import build_models
-    from ganforge.regularizers import apply_spectral_norm
-
-    if not has_discriminator(path):
-        raise ValueError(
-            f"{path}: rejection sampling needs the run's discriminator, which exported and "
-            "zoo generators do not ship; pass the run folder or one of its checkpoints"
-        )
-    ckpt = load_checkpoint(path)
-    cfg = config_of(ckpt)
-    G = generator_from_checkpoint(ckpt).to(device)
+    cfg, G, D, real = load_run_for_sampling(path, device)
     check_supported(cfg, G, str(path))
-    _, D = build_models(cfg.model, tuple(ckpt["out_shape"]))
-    if cfg.tricks.spectral_norm:
-        apply_spectral_norm(D)
-    D.load_state_dict(ckpt["D"])
-    real = load_data(cfg.data).x
     q = cfg.sample.m_quantile if m_quantile is None else m_quantile
     pw = cfg.sample.power if power is None else power
-    return DiscriminatorRejectionSampler(
-        G, D.to(device), real, m_quantile=q, power=pw, seed=seed
-    ).fit()
+    return DiscriminatorRejectionSampler(G, D, real, m_quantile=q, power=pw, seed=seed).fit()

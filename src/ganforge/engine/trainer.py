@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganforge.engine.steps_extra  # noqa: F401  (registers the infogan/conditional steps)
-from ganforge.config import TrainConfig, save_toml, to_dict
+from ganforge.config import ConfigError, TrainConfig, save_toml, to_dict
 from ganforge.data import TensorData, load_data
 from ganforge.engine.batching import PermutationBatcher
 from ganforge.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -136,6 +136,15 @@ class Trainer:
             from ganforge.rejection import check_supported
 
             check_supported(cfg, self.G, "sample.rejection = true (set it to false)")
+        if cfg.sample.langevin:
+            from ganforge.latent_langevin import check_supported as check_langevin
+
+            if cfg.sample.rejection:
+                raise ConfigError(
+                    "sample.rejection and sample.langevin are both true; choose one "
+                    "(rejection drops G's off-mode samples, langevin moves them)"
+                )
+            check_langevin(cfg, self.G, "sample.langevin = true (set it to false)")
         self.augment = self._make_augment()
         self.path_length = None
         if tricks.pl_weight > 0:
@@ -581,26 +590,38 @@ class Trainer:
     def evaluate(self) -> dict[str, Any]:
         """Periodic evaluation of G_ema (``eval.every``), logged and used for best.pt."""
         from ganforge.metrics import evaluate
+        from ganforge.metrics.evaluate import resolve_metric
 
         cfg = self.cfg
         source: Any = self.G_ema
-        if cfg.sample.rejection:  # score what `ganforge sample` draws for this run
-            from ganforge.metrics.evaluate import resolve_metric
+        sc = cfg.sample
+        if sc.rejection or sc.langevin:  # as many as the largest protocol asks for (2,500)
+            need = max(
+                [cfg.eval.n]
+                + [
+                    resolve_metric(m, n=cfg.eval.n, item_shape=self.data.item_shape).n
+                    for m in cfg.eval.metrics
+                ]
+            )
+        if sc.rejection:  # score what `ganforge sample` draws for this run
             from ganforge.rejection import DiscriminatorRejectionSampler
 
             drs = DiscriminatorRejectionSampler(
+                self.G_ema, self.D, self.data.x, m_quantile=sc.m_quantile, power=sc.power
+            ).fit()
+            source = drs.sample(need, seed=0)
+        elif sc.langevin:
+            from ganforge.latent_langevin import LatentLangevinSampler
+
+            ddls = LatentLangevinSampler(
                 self.G_ema,
                 self.D,
                 self.data.x,
-                m_quantile=cfg.sample.m_quantile,
-                power=cfg.sample.power,
+                steps=sc.langevin_steps,
+                step_size=sc.langevin_step_size,
+                power=sc.power,
             ).fit()
-            # As many samples as the largest protocol asks for (modes2d: 2,500).
-            need = [cfg.eval.n] + [
-                resolve_metric(m, n=cfg.eval.n, item_shape=self.data.item_shape).n
-                for m in cfg.eval.metrics
-            ]
-            source = drs.sample(max(need), seed=0)
+            source = ddls.sample(need, seed=0)
         res = evaluate(
             source,
             metrics=list(cfg.eval.metrics),
