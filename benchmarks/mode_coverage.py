@@ -13,7 +13,9 @@ Printed beside the PacGAN paper's Table 1 (Lin et al., NeurIPS 2018).
 ``--rejection`` also scores each run's samples drawn through discriminator rejection
 sampling (ganforge.rejection: the run's D, Platt-calibrated; Azadi et al. 2019) and prints
 them as further rows of the same runs: at the preset's ``sample.power``, or at each of
-``--powers 1,2``.
+``--powers 1,2``. ``--langevin`` does the same for discriminator-driven latent sampling
+(ganforge.latent_langevin; Che et al. 2020) at the setting's ``sample.langevin_steps`` and
+``sample.langevin_step_size``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from common import quiet_config
 from ganforge.config import apply_override
 from ganforge.data import load_data
 from ganforge.engine.trainer import Trainer
+from ganforge.latent_langevin import LatentLangevinSampler
 from ganforge.metrics import modes2d
 from ganforge.presets import load_preset_or_file
 from ganforge.rejection import DiscriminatorRejectionSampler
@@ -83,9 +86,15 @@ def main() -> None:
         "--rejection", action="store_true", help="also score discriminator rejection sampling"
     )
     ap.add_argument(
+        "--langevin",
+        action="store_true",
+        help="also score discriminator-driven latent sampling (the setting's "
+        "sample.langevin_steps and sample.langevin_step_size)",
+    )
+    ap.add_argument(
         "--powers",
         default="",
-        help="with --rejection: comma-separated rejection powers to score (default: the "
+        help="with --rejection/--langevin: comma-separated powers to score (default: the "
         "preset's sample.power)",
     )
     args = ap.parse_args()
@@ -105,7 +114,9 @@ def main() -> None:
             cfg = quiet_config(cfg)
             rows: dict[str, dict[str, list[float]]] = {}
             secs: list[float] = []
-            real = load_data(cfg.data).x if args.rejection else None
+            real = load_data(cfg.data).x if args.rejection or args.langevin else None
+            powers = [float(p) for p in args.powers.split(",") if p] or [cfg.sample.power]
+            sc = cfg.sample
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 t0 = time.perf_counter()
                 with tempfile.TemporaryDirectory() as run_dir:
@@ -113,19 +124,25 @@ def main() -> None:
                     tr.run()
                 secs.append(time.perf_counter() - t0)
                 samples = {name: tr.G_ema.sample(2500, seed=10_000 + seed)}
-                if real is not None:
-                    powers = [float(p) for p in args.powers.split(",") if p] or [cfg.sample.power]
-                    for power in powers:
+                for power in powers if real is not None else []:
+                    tag = f" power {power:g}" if power != 1 else ""
+                    if args.rejection:
                         drs = DiscriminatorRejectionSampler(
+                            tr.G_ema, tr.D, real, m_quantile=sc.m_quantile, power=power, seed=seed
+                        ).fit()
+                        samples[f"{name} + DRS{tag}"] = drs.sample(2500, seed=10_000 + seed)
+                    if args.langevin:
+                        ddls = LatentLangevinSampler(
                             tr.G_ema,
                             tr.D,
                             real,
-                            m_quantile=cfg.sample.m_quantile,
+                            steps=sc.langevin_steps,
+                            step_size=sc.langevin_step_size,
                             power=power,
                             seed=seed,
                         ).fit()
-                        label = f"{name} + DRS" + (f" power {power:g}" if power != 1 else "")
-                        samples[label] = drs.sample(2500, seed=10_000 + seed)
+                        chain = f"DDLS {sc.langevin_steps} x {sc.langevin_step_size:g}{tag}"
+                        samples[f"{name} + {chain}"] = ddls.sample(2500, seed=10_000 + seed)
                 for label, x in samples.items():
                     r = modes2d(x, data)
                     row = rows.setdefault(label, {"modes": [], "hq": [], "kl": []})

@@ -96,8 +96,12 @@ def test_cli_trains_evaluates_and_samples_with_langevin(tmp_path, capsys):
 
 
 def test_config_refuses_both_samplers_and_codes_it_cannot_move(tmp_path, capsys):
+    # A PacGAN D scores packs, not samples: refused before any training.
+    args = ["train", "gan-ring8", "--out", str(tmp_path / "p"), "--steps", "2", "--no-progress"]
+    assert main([*args, "--set", "tricks.pac=2"]) != 0
+    assert "sample.langevin = true (set it to false)" in capsys.readouterr().err
     args = ["train", "gan-ring8", "--out", str(tmp_path / "r"), "--steps", "2", "--no-progress"]
-    assert main([*args, "--set", "sample.langevin=true"]) != 0  # the preset has rejection on
+    assert main([*args, "--set", "sample.rejection=true"]) != 0  # the preset has langevin on
     assert "sample.rejection and sample.langevin are both true" in capsys.readouterr().err
     args = ["train", "infogan-mnist", "--out", str(tmp_path / "i"), "--steps", "2"]
     assert main([*args, "--no-progress", "--set", "sample.langevin=true"]) != 0

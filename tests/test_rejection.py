@@ -121,8 +121,12 @@ def _ring8_run(tmp_path, *extra: str):
 
 
 def test_cli_sample_uses_the_runs_rejection_setting(tmp_path, capsys):
-    # The preset turns rejection sampling on; eval at the end scores DRS samples.
-    run = _ring8_run(tmp_path, "--set", "eval.every=40", "--set", "eval.n=500")
+    # The run turns rejection sampling on; eval at the end scores DRS samples.
+    run = _ring8_run(
+        tmp_path,
+        *("--set", "sample.rejection=true", "--set", "sample.langevin=false"),
+        *("--set", "eval.every=40", "--set", "eval.n=500"),
+    )
     assert main(["sample", str(run), "-n", "200", "--out", str(tmp_path / "a.npy")]) == 0
     out = capsys.readouterr().out
     assert "rejection sampling: kept" in out
@@ -160,6 +164,7 @@ def test_cli_rejection_needs_the_discriminator(tmp_path, capsys):
 def test_pacgan_runs_refuse_rejection_up_front(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", "gan-ring8", "--out", str(run), "--steps", "2", "--no-progress"]
+    args += ["--set", "sample.rejection=true", "--set", "sample.langevin=false"]
     assert main([*args, "--set", "tricks.pac=2"]) != 0
     assert "sample.rejection = true (set it to false)" in capsys.readouterr().err
     assert not (run / "checkpoints").exists()
