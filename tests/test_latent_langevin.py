@@ -93,6 +93,9 @@ def test_cli_trains_evaluates_and_samples_with_langevin(tmp_path, capsys):
     args = ["sample", str(run), "--rejection", "--langevin", "--out", str(tmp_path / "d.npy")]
     assert main(args) != 0
     assert "choose one" in capsys.readouterr().err
+    args = ["sample", str(run), "--no-langevin", "--power", "2", "--out", str(tmp_path / "e.npy")]
+    assert main(args) != 0
+    assert "add --rejection or --langevin" in capsys.readouterr().err
 
 
 def test_config_refuses_both_samplers_and_codes_it_cannot_move(tmp_path, capsys):

@@ -154,6 +154,8 @@ def _discriminator_samples(G: Any, args: argparse.Namespace) -> Any:
         args.rejection, args.langevin = method == "rejection", method == "langevin"
     args.rejection, args.langevin = bool(args.rejection), bool(args.langevin)
     if not (args.rejection or args.langevin):
+        if args.power is not None:
+            raise ConfigError("--power weights D's log ratio: add --rejection or --langevin")
         return None
     flag = "--rejection" if args.rejection else "--langevin"
     if controlled:
