@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from ganforge import rejection
 from ganforge.rejection import discriminator_logits, load_run_for_sampling, platt_scale
 
 if TYPE_CHECKING:
@@ -45,15 +46,11 @@ if TYPE_CHECKING:
 __all__ = [
     "LangevinStats",
     "LatentLangevinSampler",
-    "UNSUPPORTED_STEPS",
     "check_supported",
     "langevin_sampler_for_run",
 ]
 
 Tensor = torch.Tensor
-
-# Their latents are not N(0, I) alone (InfoGAN's codes) or D needs labels to score.
-UNSUPPORTED_STEPS = ("conditional", "acgan", "infogan")
 
 
 @dataclass
@@ -134,14 +131,16 @@ class LatentLangevinSampler:
         self._fitted = False
 
     @torch.no_grad()
-    def _log_ratio(self, x: Tensor, chunk: int = 1024) -> Tensor:
-        logits = torch.cat(
+    def _logits(self, x: Tensor, chunk: int = 1024) -> Tensor:
+        return torch.cat(
             [
                 discriminator_logits(self.D, x[i : i + chunk].to(self.device))
                 for i in range(0, x.shape[0], chunk)
             ]
         )
-        return self.stats.platt_a * logits + self.stats.platt_b
+
+    def _log_ratio(self, x: Tensor) -> Tensor:
+        return self.stats.platt_a * self._logits(x) + self.stats.platt_b
 
     @torch.no_grad()
     def _generate(self, z: Tensor) -> Tensor:
@@ -156,8 +155,7 @@ class LatentLangevinSampler:
         """Calibrate D's logit on the real data and as many generated samples."""
         n = self.real.shape[0]
         fake = self._generate(self.G.make_z(n, seed=self.seed + 3))
-        self.stats.platt_a, self.stats.platt_b = 1.0, 0.0  # raw logits for the fit
-        a, b, loss = platt_scale(self._log_ratio(self.real), self._log_ratio(fake))
+        a, b, loss = platt_scale(self._logits(self.real), self._logits(fake))
         self.stats.platt_a, self.stats.platt_b, self.stats.calib_loss = a, b, loss
         self._fitted = True
         return self
@@ -201,17 +199,14 @@ class LatentLangevinSampler:
 
 
 def check_supported(cfg: TrainConfig, G: nn.Module, where: str = "this run") -> None:
-    """Raise ValueError when the run's latents or D do not fit latent Langevin sampling."""
-    if cfg.tricks.pac > 1:
-        raise ValueError(f"{where}: latent Langevin sampling cannot use a packed (PacGAN) D")
-    step = getattr(G, "train_step", "gan")
-    if step in UNSUPPORTED_STEPS:
-        why = (
-            "its latents hold categorical codes, not only N(0, I) noise"
-            if step == "infogan"
-            else "its D scores an image only together with its label"
+    """Raise ValueError when the run's D or latents do not fit latent Langevin sampling: D
+    as for rejection sampling, and latents that are N(0, I) noise alone."""
+    rejection.check_supported(cfg, G, where, what="latent Langevin sampling")
+    if getattr(G, "train_step", "gan") == "infogan":
+        raise ValueError(
+            f"{where}: latent Langevin sampling cannot sample infogan models (its latents "
+            "hold categorical codes, not only N(0, I) noise)"
         )
-        raise ValueError(f"{where}: latent Langevin sampling cannot sample {step} models ({why})")
 
 
 def langevin_sampler_for_run(

@@ -292,13 +292,16 @@ class DiscriminatorRejectionSampler:
 UNSUPPORTED_STEPS = ("conditional", "acgan")  # their D needs labels
 
 
-def check_supported(cfg: TrainConfig, G: nn.Module, where: str = "this run") -> None:
-    """Raise ValueError when the run's D cannot score unlabelled single samples."""
+def check_supported(
+    cfg: TrainConfig, G: nn.Module, where: str = "this run", *, what: str = "rejection sampling"
+) -> None:
+    """Raise ValueError when the run's D cannot score unlabelled single samples, which every
+    sampler driven by D (``what``, named in the message) needs."""
     if cfg.tricks.pac > 1:
-        raise ValueError(f"{where}: rejection sampling with a packed (PacGAN) D is not supported")
+        raise ValueError(f"{where}: {what} with a packed (PacGAN) D is not supported")
     if getattr(G, "train_step", "gan") in UNSUPPORTED_STEPS:
         raise ValueError(
-            f"{where}: rejection sampling with a class-conditional D is not supported "
+            f"{where}: {what} with a class-conditional D is not supported "
             "(it scores an image only together with its label)"
         )
 
