@@ -23,15 +23,15 @@ import time
 
 import torch
 
-from ganforge.applications.advgan import train_advgan
-from ganforge.applications.attacks import attack_in_batches, attack_report, fgsm, pgd
-from ganforge.applications.classifier import (
+from ganforge.apps.adversarial.advgan import train_advgan
+from ganforge.apps.adversarial.attacks import attack_in_batches, attack_report, fgsm, pgd
+from ganforge.apps.adversarial.classifier import (
     Range01,
     SmallCNN,
     load_target,
     train_classifier,
 )
-from ganforge.config import DataConfig
+from ganforge.core.config import DataConfig
 from ganforge.data import load_data
 from ganforge.data.base import TensorData
 

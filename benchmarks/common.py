@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ganforge.config import TrainConfig
+from ganforge.core.config import TrainConfig
 
 
 def quiet_config(cfg: TrainConfig, **changes: Any) -> TrainConfig:

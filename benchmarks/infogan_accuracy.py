@@ -33,12 +33,12 @@ from pathlib import Path
 
 import torch
 
-import ganforge.engine.steps_extra  # noqa: F401  (registers the infogan step)
 import ganforge.models.infogan  # noqa: F401  (registers the infogan model)
-from ganforge.controls import categorical_code_accuracy, traversal_columns, traverse
+import ganforge.training.steps_extra  # noqa: F401  (registers the infogan step)
+from ganforge.core.imaging import save_grid
+from ganforge.core.presets import load_preset_or_file
 from ganforge.data import load_data
-from ganforge.imaging import save_grid
-from ganforge.presets import load_preset_or_file
+from ganforge.sampling.controls import categorical_code_accuracy, traversal_columns, traverse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,8 +54,8 @@ def get_classifier(seed: int = 0) -> tuple[torch.nn.Module, str]:
         return model, f"shipped LeNet (held-out accuracy {acc})"
     except (ImportError, FileNotFoundError, ValueError):
         pass
-    from ganforge.applications.classifier import SmallCNN, train_classifier
-    from ganforge.config import DataConfig
+    from ganforge.apps.adversarial.classifier import SmallCNN, train_classifier
+    from ganforge.core.config import DataConfig
 
     data = load_data(DataConfig(spec="mnist5k"))
     torch.manual_seed(seed)
@@ -76,7 +76,7 @@ def run_seed(
     n_per_value: int = 1000,
 ) -> dict:
     """Train one seed; return the matching accuracy (see module docstring) and G_ema."""
-    from ganforge.engine.trainer import Trainer
+    from ganforge.training.trainer import Trainer
 
     _, cfg = load_preset_or_file(cfg_name)
     cfg = dataclasses.replace(cfg, seed=seed, device="cpu")

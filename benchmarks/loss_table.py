@@ -29,10 +29,10 @@ import time
 import torch
 from common import quiet_config
 
-from ganforge.config import apply_override
-from ganforge.engine.trainer import Trainer
+from ganforge.core.config import apply_override
+from ganforge.core.presets import load_preset_or_file
 from ganforge.metrics import evaluate
-from ganforge.presets import load_preset_or_file
+from ganforge.training.trainer import Trainer
 
 LOSS_SETTINGS = {
     "minimax": [],

@@ -117,7 +117,7 @@ def bench_extract(name: str, images: torch.Tensor, repeats: int) -> float:
 
 
 def fid_floor() -> float:
-    from ganforge.config import DataConfig
+    from ganforge.core.config import DataConfig
     from ganforge.data import load_data
     from ganforge.metrics import evaluate
 

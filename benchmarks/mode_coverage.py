@@ -11,10 +11,10 @@ Printed beside the PacGAN paper's Table 1 (Lin et al., NeurIPS 2018).
     python benchmarks/mode_coverage.py --configs preset --rejection   # + DRS rows
 
 ``--rejection`` also scores each run's samples drawn through discriminator rejection
-sampling (ganforge.rejection: the run's D, Platt-calibrated; Azadi et al. 2019) and prints
+sampling (ganforge.sampling.rejection: the run's D, Platt-calibrated; Azadi et al. 2019) and prints
 them as further rows of the same runs: at the preset's ``sample.power``, or at each of
 ``--powers 1,2``. ``--langevin`` does the same for discriminator-driven latent sampling
-(ganforge.latent_langevin; Che et al. 2020) at the setting's ``sample.langevin_steps`` and
+(ganforge.sampling.langevin; Che et al. 2020) at the setting's ``sample.langevin_steps`` and
 ``sample.langevin_step_size``.
 """
 
@@ -30,13 +30,13 @@ import time
 import torch
 from common import quiet_config
 
-from ganforge.config import apply_override
+from ganforge.core.config import apply_override
+from ganforge.core.presets import load_preset_or_file
 from ganforge.data import load_data
-from ganforge.engine.trainer import Trainer
-from ganforge.latent_langevin import LatentLangevinSampler
 from ganforge.metrics import modes2d
-from ganforge.presets import load_preset_or_file
-from ganforge.rejection import DiscriminatorRejectionSampler
+from ganforge.sampling.langevin import LatentLangevinSampler
+from ganforge.sampling.rejection import DiscriminatorRejectionSampler
+from ganforge.training.trainer import Trainer
 
 # setting -> overrides applied on top of the preset
 PLAIN = [  # the seed's recipe on the toy networks: ns loss, Adam 1e-3, one D step, no R1

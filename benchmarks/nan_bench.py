@@ -18,10 +18,10 @@ import shutil
 
 import torch
 
-from ganforge.config import apply_override
-from ganforge.engine.trainer import Trainer
+from ganforge.core.config import apply_override
+from ganforge.core.presets import load_preset_or_file
 from ganforge.metrics import modes2d
-from ganforge.presets import load_preset_or_file
+from ganforge.training.trainer import Trainer
 
 KINDS = ("data", "loss", "grad", "weights")
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 from common import quiet_config
 
-from ganforge.engine.trainer import Trainer
+from ganforge.core.presets import load_preset_or_file
 from ganforge.metrics import evaluate
-from ganforge.presets import load_preset_or_file
+from ganforge.training.trainer import Trainer
 
 SETTINGS = {
     "fp32": {"precision": "fp32", "channels_last": False},

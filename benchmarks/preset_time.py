@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.core.presets import load_preset_or_file
 from ganforge.data import load_data
-from ganforge.presets import load_preset_or_file
 
 
 def mlp(sizes: list[int], act: type[nn.Module]) -> nn.Sequential:

@@ -14,7 +14,7 @@ any generator's KL.
     python benchmarks/stacked_mnist.py --rejection --keep runs/stacked   # + a DRS row
 
 ``--rejection`` also scores samples drawn through discriminator rejection sampling with
-each run's D (``ganforge.rejection``); ``--keep DIR`` keeps the run folders.
+each run's D (``ganforge.sampling.rejection``); ``--keep DIR`` keeps the run folders.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ import time
 import torch
 from common import quiet_config
 
-from ganforge.config import apply_override
+from ganforge.core.config import apply_override
+from ganforge.core.presets import load_preset_or_file
 from ganforge.data import load_data
-from ganforge.engine.trainer import Trainer
 from ganforge.metrics import evaluate
-from ganforge.presets import load_preset_or_file
-from ganforge.rejection import DiscriminatorRejectionSampler
+from ganforge.sampling.rejection import DiscriminatorRejectionSampler
+from ganforge.training.trainer import Trainer
 
 PUBLISHED = [  # PacGAN Table 2 (Stacked MNIST, VEEGAN's architecture): modes, KL
     ("DCGAN", 99.0, 3.40),

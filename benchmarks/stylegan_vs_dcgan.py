@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 from common import quiet_config
 
-from ganforge.engine.trainer import Trainer
-from ganforge.imaging import save_grid
+from ganforge.core.imaging import save_grid
+from ganforge.core.presets import load_preset_or_file
 from ganforge.metrics import evaluate
-from ganforge.presets import load_preset_or_file
+from ganforge.training.trainer import Trainer
 
 
 def train_for(preset: str, minutes: float, chunk: int, seed: int, run_dir: Path) -> Trainer:

@@ -25,9 +25,9 @@ import time
 import torch
 from torch import nn
 
-from ganforge.config import DataConfig, LogConfig, ModelConfig, OptimConfig, TrainConfig
+from ganforge.core.config import DataConfig, LogConfig, ModelConfig, OptimConfig, TrainConfig
 from ganforge.data import TensorData
-from ganforge.engine.trainer import Trainer
+from ganforge.training.trainer import Trainer
 
 MODELS = {
     # name: (ganforge model name, out_shape, batch size)

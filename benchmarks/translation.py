@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from ganforge.applications.translation.data import DIGIT_COLORS, synthetic_task
-from ganforge.applications.translation.train import (
+from ganforge.apps.translation.data import DIGIT_COLORS, synthetic_task
+from ganforge.apps.translation.train import (
     TranslationConfig,
     TranslationTrainer,
     evaluate_translation,

@@ -19,11 +19,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ganforge.core.checkpoint import config_of, load_checkpoint  # noqa: E402
 from ganforge.data.builtin import MIXTURES  # noqa: E402
-from ganforge.engine.checkpoint import config_of, load_checkpoint  # noqa: E402
-from ganforge.latent_langevin import langevin_sampler_for_run  # noqa: E402
 from ganforge.metrics import modes2d  # noqa: E402
-from ganforge.rejection import sampler_for_run  # noqa: E402
+from ganforge.sampling.langevin import langevin_sampler_for_run  # noqa: E402
+from ganforge.sampling.rejection import sampler_for_run  # noqa: E402
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import time
 import torch
 
 from ganforge.data.audio import synth_tones
-from ganforge.modality_metrics import (
+from ganforge.metrics.modality import (
     CLASSIFIER_WEIGHTS,
     AudioClassifier,
     to_classifier_rate,

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ganforge.config import DataConfig
+from ganforge.core.config import DataConfig
 from ganforge.data import load_data
 from ganforge.metrics.lenet import WEIGHTS_PATH, LeNet
 

@@ -1,8 +1,8 @@
 """Train, measure and package the model-zoo entries (reproducible on a CPU).
 
 Each entry is a preset trained from seed 0, exported as fp16 safetensors + config.json
-into ``src/ganforge/zoo/weights/NAME`` and measured with the protocols listed below; the
-table of entries with hashes and numbers is written to ``src/ganforge/zoo/entries.toml``.
+into ``src/ganforge/hub/zoo/weights/NAME`` and measured with the protocols listed below; the
+table of entries with hashes and numbers is written to ``src/ganforge/hub/zoo/entries.toml``.
 
     python scripts/train_zoo.py                       # every entry (about 45 min on 2 cores)
     python scripts/train_zoo.py --only gan-ring8
@@ -23,7 +23,7 @@ from pathlib import Path
 import tomli_w
 
 import ganforge
-from ganforge.applications.translation import (
+from ganforge.apps.translation import (
     TranslationConfig,
     TranslationTrainer,
     evaluate_translation,
@@ -31,10 +31,10 @@ from ganforge.applications.translation import (
     load_translation_data,
     load_translator,
 )
-from ganforge.engine.trainer import Trainer
-from ganforge.export import export_safetensors, sha256_file
-from ganforge.presets import load_preset_or_file
-from ganforge.zoo import ENTRIES_FILE, ZOO_DIR
+from ganforge.core.presets import load_preset_or_file
+from ganforge.hub.export import export_safetensors, sha256_file
+from ganforge.hub.zoo import ENTRIES_FILE, ZOO_DIR
+from ganforge.training.trainer import Trainer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,27 +50,27 @@ def _lenet():  # noqa: ANN202
 
 def infogan_numbers(G) -> dict[str, float]:  # noqa: ANN001
     """cat0 -> digit accuracy (Hungarian matching against the LeNet, 1,000 per value)."""
-    from ganforge.controls import categorical_code_accuracy
+    from ganforge.sampling.controls import categorical_code_accuracy
 
     return {"cat0_digit_accuracy": categorical_code_accuracy(G, _lenet(), n_per_value=1000)["acc"]}
 
 
 def cgan_numbers(G) -> dict[str, float]:  # noqa: ANN001
     """The LeNet's accuracy on 500 generated digits of each requested class."""
-    from ganforge.controls import per_class_accuracy
+    from ganforge.sampling.controls import per_class_accuracy
 
     r = per_class_accuracy(G, _lenet(), n_per_class=500)
     return {"class_accuracy_mean": r["mean"], "class_accuracy_min": r["min"]}
 
 
 def audio_numbers(G) -> dict[str, float]:  # noqa: ANN001
-    from ganforge.modality_metrics import evaluate_audio
+    from ganforge.metrics.modality import evaluate_audio
 
     return evaluate_audio(G, n=1000)
 
 
 def text_numbers(G) -> dict[str, float]:  # noqa: ANN001
-    from ganforge.modality_metrics import evaluate_text
+    from ganforge.metrics.modality import evaluate_text
 
     return evaluate_text(G, n=1000)
 

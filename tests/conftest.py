@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from ganforge.config import DataConfig, LogConfig, ModelConfig, TrainConfig
+from ganforge.core.config import DataConfig, LogConfig, ModelConfig, TrainConfig
 
 # One thread: the tiny test models gain nothing from two, and OpenMP spin-waiting makes
 # two threads several times slower whenever the machine has other work.

@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.applications.advgan import (
+from ganforge.apps.adversarial.advgan import (
     AdvGANAttack,
     PerturbationGenerator,
     cw_margin_loss,
     train_advgan,
 )
-from ganforge.applications.attacks import attack_report, fgsm, pgd
-from ganforge.applications.classifier import (
+from ganforge.apps.adversarial.attacks import attack_report, fgsm, pgd
+from ganforge.apps.adversarial.classifier import (
     Range01,
     SmallCNN,
     accuracy,

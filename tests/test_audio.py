@@ -13,7 +13,7 @@ import torch
 
 import ganforge.data.audio  # noqa: F401  (registers "tones")
 import ganforge.models.wavegan  # noqa: F401  (registers "wavegan")
-from ganforge.config import DataConfig, LossConfig, ModelConfig, OptimConfig
+from ganforge.core.config import DataConfig, LossConfig, ModelConfig, OptimConfig
 from ganforge.data.audio import (
     TONE_CLASSES,
     load_audio_folder,
@@ -22,7 +22,7 @@ from ganforge.data.audio import (
     read_wav,
     synth_tones,
 )
-from ganforge.modality_metrics import (
+from ganforge.metrics.modality import (
     audio_scores,
     class_coverage,
     classify_audio,
@@ -194,7 +194,7 @@ def test_write_samples_png_and_wav(tmp_path):
 
 
 def test_trainer_step_on_tones(tmp_path):
-    from ganforge.engine.trainer import Trainer
+    from ganforge.training.trainer import Trainer
 
     cfg = tiny_config(
         steps=2,

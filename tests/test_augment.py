@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganforge.augment import (
+from ganforge.training.augment import (
     AdaptiveAugment,
     affine,
     affine_warp,

@@ -8,14 +8,14 @@ import torch
 from torch import nn
 
 import ganforge
-import ganforge.engine.steps_extra  # noqa: F401  (registers the steps)
 import ganforge.models.conditional  # noqa: F401  (registers cgan until models/__init__ does)
-from ganforge.config import ModelConfig
-from ganforge.controls import per_class_accuracy, sample_with_controls, traversal_latents
+import ganforge.training.steps_extra  # noqa: F401  (registers the steps)
+from ganforge.core.config import ModelConfig
+from ganforge.core.registry import MODELS
 from ganforge.data.base import TensorData
-from ganforge.engine.steps import STEPS
-from ganforge.engine.trainer import Trainer
-from ganforge.registry import MODELS
+from ganforge.sampling.controls import per_class_accuracy, sample_with_controls, traversal_latents
+from ganforge.training.steps import STEPS
+from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 
 TINY = {"ngf": 8, "ndf": 8}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ganforge.config import (
+from ganforge.core.config import (
     ConfigError,
     TrainConfig,
     apply_override,
@@ -10,7 +10,7 @@ from ganforge.config import (
     load_toml,
     save_toml,
 )
-from ganforge.presets import PRESETS, load_preset_or_file
+from ganforge.core.presets import PRESETS, load_preset_or_file
 
 
 def test_toml_round_trip(tmp_path):

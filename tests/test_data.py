@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.config import DataConfig
+from ganforge.core.config import DataConfig
 from ganforge.data import load_data
 from ganforge.data.builtin import grid25_centers, ring8_centers, stacked_mnist_arrays
 from ganforge.data.files import DataError, SkippedFilesWarning, read_idx

@@ -11,14 +11,14 @@ import textwrap
 import pytest
 import torch
 
-from ganforge.engine.checkpoint import load_checkpoint
-from ganforge.engine.trainer import Trainer
+from ganforge.core.checkpoint import load_checkpoint
+from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 
 SCRIPT = textwrap.dedent("""
     import dataclasses, os, sys, torch
-    from ganforge.config import from_dict, TrainConfig
-    from ganforge.engine.trainer import Trainer
+    from ganforge.core.config import from_dict, TrainConfig
+    from ganforge.training.trainer import Trainer
     import json
     cfg = from_dict(TrainConfig, json.loads(sys.argv[1]))
     out = sys.argv[2]
@@ -45,7 +45,7 @@ def _cfg(steps: int):
 def _torchrun(tmp_path, cfg, out, resume=False, nproc=2):
     import json
 
-    from ganforge.config import to_dict
+    from ganforge.core.config import to_dict
 
     script = tmp_path / "run_dist.py"
     script.write_text(SCRIPT)

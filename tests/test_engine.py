@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import ganforge
-from ganforge.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ganforge.engine.trainer import Trainer
+from ganforge.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 
 

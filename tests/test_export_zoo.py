@@ -10,10 +10,10 @@ import torch
 
 import ganforge
 from ganforge.cli import main
-from ganforge.engine.checkpoint import CheckpointError
-from ganforge.engine.trainer import Trainer
-from ganforge.export import export_onnx, export_safetensors, sha256_file
-from ganforge.zoo import ZOO, ZooEntry, ZooError, download_entry, load_entries, resolve_zoo
+from ganforge.core.checkpoint import CheckpointError
+from ganforge.hub.export import export_onnx, export_safetensors, sha256_file
+from ganforge.hub.zoo import ZOO, ZooEntry, ZooError, download_entry, load_entries, resolve_zoo
+from ganforge.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_entries_file_parses(tmp_path):
 def test_shipped_zoo_entries_load_and_match_hash(name):
     folder = resolve_zoo(name)  # checks the sha256
     if json.loads((folder / "config.json").read_text()).get("kind") == "translation":
-        from ganforge.applications.translation import load_translator
+        from ganforge.apps.translation import load_translator
 
         with pytest.raises(CheckpointError, match=f"ganforge translate apply zoo:{name} IMAGE"):
             ganforge.load(f"zoo:{name}")

@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
-from ganforge.engine.checkpoint import load_checkpoint
-from ganforge.engine.guard import TrainingDiverged, all_finite
-from ganforge.engine.trainer import Trainer
+from ganforge.core.checkpoint import load_checkpoint
+from ganforge.training.guard import TrainingDiverged, all_finite
+from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 
 

@@ -11,16 +11,9 @@ import torch
 from torch import nn
 
 import ganforge
-import ganforge.engine.steps_extra  # noqa: F401  (registers the steps)
-from ganforge.config import ModelConfig
-from ganforge.controls import (
-    categorical_code_accuracy,
-    sample_with_controls,
-    traversal_latents,
-    write_controlled_samples,
-)
-from ganforge.engine.steps import STEPS
-from ganforge.engine.trainer import Trainer
+import ganforge.training.steps_extra  # noqa: F401  (registers the steps)
+from ganforge.core.config import ModelConfig
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
 from ganforge.models.infogan import (
     CodedLatents,
@@ -29,7 +22,14 @@ from ganforge.models.infogan import (
     mutual_info_loss,
     real_cluster_loss,
 )
-from ganforge.registry import MODELS
+from ganforge.sampling.controls import (
+    categorical_code_accuracy,
+    sample_with_controls,
+    traversal_latents,
+    write_controlled_samples,
+)
+from ganforge.training.steps import STEPS
+from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 
 TINY = {"ngf": 8, "ndf": 8, "fc_dim": 32, "q_dim": 16}
@@ -129,7 +129,7 @@ def test_infogan_step_with_real_clustering_logs_it(tmp_path):
 
 
 def test_q_augment_reads_categorical_codes_from_warped_images(tmp_path, monkeypatch):
-    import ganforge.augment as aug
+    import ganforge.training.augment as aug
 
     calls = []
     real_diff_augment = aug.diff_augment

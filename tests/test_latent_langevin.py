@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.latent_langevin import LatentLangevinSampler
+from ganforge.sampling.langevin import LatentLangevinSampler
 from tests.test_rejection import AffineD, Identity1D, _ring8_run, real_n11
 
 

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-import ganforge.losses  # noqa: F401  (registers the losses)
-from ganforge.losses import AdversarialLoss, build_loss
-from ganforge.registry import LOSSES, UnknownNameError
+import ganforge.training.losses  # noqa: F401  (registers the losses)
+from ganforge.core.registry import LOSSES, UnknownNameError
+from ganforge.training.losses import AdversarialLoss, build_loss
 
 # Logits chosen so every term is different and nothing is symmetric by accident.
 REAL = torch.tensor([2.0, -1.0, 0.5])

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from ganforge import metrics
+from ganforge.core.registry import METRICS, UnknownNameError
 from ganforge.data.builtin import GRID25_STD, RING8_STD, grid25_centers, ring8_centers
 from ganforge.metrics.fid import feature_stats, frechet_distance, frechet_distance_sqrtm
-from ganforge.registry import METRICS, UnknownNameError
 
 
 def _gauss(n: int, mean: torch.Tensor, cov: torch.Tensor, seed: int) -> torch.Tensor:

@@ -24,7 +24,7 @@ def _cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def mnist():
-    from ganforge.config import DataConfig
+    from ganforge.core.config import DataConfig
     from ganforge.data import load_data
 
     return load_data(DataConfig(spec="mnist5k"))
@@ -68,7 +68,7 @@ def test_lenet_holdout_accuracy_reproduces(mnist):
 
 
 def test_attack_target_loader_finds_the_lenet():
-    from ganforge.applications.classifier import load_classifier
+    from ganforge.apps.adversarial.classifier import load_classifier
 
     model, rng = load_classifier(WEIGHTS_PATH)
     assert rng == "pm1" and sum(p.numel() for p in model.parameters()) == 61706
@@ -165,7 +165,7 @@ def test_evaluate_generator_against_mnist_with_cache(mnist):
 
 
 def test_registered_metric_returns_counts_and_extractor(mnist):
-    from ganforge.registry import METRICS
+    from ganforge.core.registry import METRICS
 
     r = METRICS.get("fid1k_lenet")(mnist.x[:1000], real=mnist.x[1000:3000], progress=False)
     assert r["n_fake"] == 1000 and r["n_real"] == 1000 and r["extractor"] == "lenet_mnist"
@@ -193,7 +193,7 @@ def test_modes2d_from_generator():
 
 
 def test_classes_stacked_labels_match_data():
-    from ganforge.config import DataConfig
+    from ganforge.core.config import DataConfig
     from ganforge.data import load_data
 
     data = load_data(DataConfig(spec="stacked_mnist"))
@@ -211,7 +211,7 @@ def test_classes_stacked_labels_match_data():
 
 
 def _run_cli(argv: list[str]) -> int:
-    from ganforge.metrics.cli import add_eval_parser
+    from ganforge.cli.eval import add_eval_parser
 
     p = argparse.ArgumentParser()
     add_eval_parser(p.add_subparsers(dest="command"))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import ganforge.losses  # noqa: F401
 import ganforge.models  # noqa: F401
-from ganforge.config import ConfigError, ModelConfig
+import ganforge.training.losses  # noqa: F401
+from ganforge.core.config import ConfigError, ModelConfig
+from ganforge.core.registry import LOSSES, MODELS, UnknownNameError
 from ganforge.models import build_models
 from ganforge.models.dcgan import plan_resolution
-from ganforge.registry import LOSSES, MODELS, UnknownNameError
 
 # Small arguments per family so each case runs in milliseconds; families not listed are
 # built with their defaults.

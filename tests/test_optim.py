@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from ganforge.optim import SCHEDULES, build_optimizer, build_schedule, lr_factor
-from ganforge.registry import OPTIMIZERS, UnknownNameError
+from ganforge.core.registry import OPTIMIZERS, UnknownNameError
+from ganforge.training.optim import SCHEDULES, build_optimizer, build_schedule, lr_factor
 
 LRS = {"adam": 0.05, "adamw": 0.05, "rmsprop": 0.01, "adagrad": 0.3, "sgd": 0.05}
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from ganforge.models.base import Generator
 from ganforge.models.dcgan import build_dcgan
-from ganforge.project import add_project_parser, is_stylegan, load_target_image, project
+from ganforge.sampling.projection import add_project_parser, is_stylegan, load_target_image, project
 
 
 def _tiny_dcgan() -> Generator:

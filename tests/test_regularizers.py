@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.losses import build_loss
 from ganforge.models.layers import MinibatchStdDev, PacDiscriminator, pack
-from ganforge.regularizers import (
+from ganforge.training.losses import build_loss
+from ganforge.training.regularizers import (
     apply_spectral_norm,
     clip_weights_,
     d_penalties,
@@ -194,7 +194,7 @@ def test_pac_discriminator_packs_consecutive_samples():
 def test_mbstd_group_makes_d_see_the_batch(name, shape):
     """model.args.mbstd_group: each logit depends on the other members of its group (and
     only on them); without it D scores every sample on its own, with the old weight names."""
-    from ganforge.config import ModelConfig
+    from ganforge.core.config import ModelConfig
     from ganforge.models import build_models
 
     args = {"ngf": 8, "ndf": 8} if name == "dcgan" else {}

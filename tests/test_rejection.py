@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ganforge.cli import main
-from ganforge.rejection import DiscriminatorRejectionSampler
+from ganforge.sampling.rejection import DiscriminatorRejectionSampler
 
 
 class Identity1D(nn.Module):
@@ -173,7 +173,7 @@ def test_pacgan_runs_refuse_rejection_up_front(tmp_path, capsys):
 def test_a_minibatch_stddev_d_scores_any_number_of_samples():
     # D with minibatch stddev (groups of 4) scores uneven chunks in eval mode: 1,001 reals,
     # 37 samples.
-    from ganforge.config import ModelConfig
+    from ganforge.core.config import ModelConfig
     from ganforge.models import build_models
 
     torch.manual_seed(0)

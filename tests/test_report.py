@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganforge.config import LogConfig
-from ganforge.report import (
+from ganforge.core.config import LogConfig
+from ganforge.ui.report import (
     estimate_wall_time,
     evenly_spaced,
     load_run,
@@ -35,7 +35,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from ganforge.data.base import TensorData
-    from ganforge.engine.trainer import Trainer
+    from ganforge.training.trainer import Trainer
 
     out = tmp_path_factory.mktemp("run")
     cfg = tiny_config(steps=12)
@@ -179,7 +179,7 @@ def test_report_is_cheap_to_refresh(tiny_run: Path) -> None:
 def test_report_cli(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from ganforge.report import add_report_parser
+    from ganforge.ui.report import add_report_parser
 
     p = argparse.ArgumentParser()
     add_report_parser(p.add_subparsers())
@@ -247,7 +247,7 @@ def test_report_in_browser(tiny_run: Path, tmp_path: Path) -> None:
 
 def test_tensorboard_logger_round_trip(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
-    from ganforge.tb import TensorBoardLogger, read_scalars
+    from ganforge.ui.tensorboard import TensorBoardLogger, read_scalars
 
     tb = TensorBoardLogger(tmp_path)
     assert tb.log_scalars(10, {"step": 10, "loss_d": 0.5, "grad_norm_G": 2.0}) == 2
@@ -273,8 +273,8 @@ def test_tensorboard_logger_round_trip(tmp_path: Path) -> None:
 def test_tensorboard_missing_package_message(monkeypatch: pytest.MonkeyPatch) -> None:
     import builtins
 
-    from ganforge.config import ConfigError
-    from ganforge.tb import TensorBoardLogger
+    from ganforge.core.config import ConfigError
+    from ganforge.ui.tensorboard import TensorBoardLogger
 
     real_import = builtins.__import__
 

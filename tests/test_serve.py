@@ -17,9 +17,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.imaging import make_grid
-from ganforge.registry import MODELS
-from ganforge.serve import make_server
+from ganforge.core.imaging import make_grid
+from ganforge.core.registry import MODELS
+from ganforge.ui.serve import make_server
 from tests.browser import Browser
 
 
@@ -207,7 +207,7 @@ def test_unsupported_modality_is_refused_at_start() -> None:
 def test_serve_parser_defaults_to_localhost() -> None:
     import argparse
 
-    from ganforge.serve import add_serve_parser, cmd_serve
+    from ganforge.ui.serve import add_serve_parser, cmd_serve
 
     p = argparse.ArgumentParser()
     add_serve_parser(p.add_subparsers())

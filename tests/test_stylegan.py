@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import ganforge.losses  # noqa: F401  (registers losses)
 import ganforge.models.stylegan  # noqa: F401  (registers "stylegan")
+import ganforge.training.losses  # noqa: F401  (registers losses)
+from ganforge.core.registry import LOSSES, MODELS
 from ganforge.models.stylegan import (
     EqualConv2d,
     EqualLinear,
@@ -19,8 +20,7 @@ from ganforge.models.stylegan import (
     minibatch_stddev,
     upsample2d,
 )
-from ganforge.registry import LOSSES, MODELS
-from ganforge.regularizers_stylegan import PathLengthPenalty
+from ganforge.training.path_length import PathLengthPenalty
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -11,7 +11,7 @@ import torch
 
 import ganforge.data.text  # noqa: F401  (registers "words")
 import ganforge.models.textgan  # noqa: F401  (registers "textgan")
-from ganforge.config import DataConfig, LossConfig, ModelConfig, OptimConfig
+from ganforge.core.config import DataConfig, LossConfig, ModelConfig, OptimConfig
 from ganforge.data.text import (
     PAD,
     UNK,
@@ -25,7 +25,7 @@ from ganforge.data.text import (
     words_vocabulary,
     wrap_words,
 )
-from ganforge.modality_metrics import (
+from ganforge.metrics.modality import (
     CharNgramModel,
     js_divergence,
     ngram_counts,
@@ -156,7 +156,7 @@ def _words_cfg(**kw):
 
 
 def test_trainer_step_on_words(tmp_path):
-    from ganforge.engine.trainer import Trainer
+    from ganforge.training.trainer import Trainer
 
     trainer = Trainer(_words_cfg(), tmp_path / "run")
     before = [p.clone() for p in trainer.G.parameters()]

@@ -13,8 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.applications.translation.cli import add_translate_parser
-from ganforge.applications.translation.data import (
+from ganforge.apps.translation.data import (
     DIGIT_COLORS,
     TranslationData,
     load_translation_data,
@@ -22,7 +21,7 @@ from ganforge.applications.translation.data import (
     mnist_edges,
     synthetic_task,
 )
-from ganforge.applications.translation.models import (
+from ganforge.apps.translation.models import (
     HistoryPool,
     PatchDiscriminator,
     ResnetGenerator,
@@ -30,7 +29,7 @@ from ganforge.applications.translation.models import (
     patch_receptive_field,
     unet_depth,
 )
-from ganforge.applications.translation.train import (
+from ganforge.apps.translation.train import (
     TranslationConfig,
     TranslationTrainer,
     apply_translation,
@@ -38,7 +37,8 @@ from ganforge.applications.translation.train import (
     load_translator,
     psnr,
 )
-from ganforge.engine.checkpoint import CheckpointError
+from ganforge.cli.translate import add_translate_parser
+from ganforge.core.checkpoint import CheckpointError
 
 TINY = {"ngf": 8, "ndf": 8, "batch_size": 4, "progress": False, "eval_n": 20}
 
@@ -330,7 +330,7 @@ def test_cli_train_resume_apply_eval(tmp_path, capsys):
     assert _cli(["translate", "train", "pix2pix", "--out", run, "--resume", "--steps", "3",
                  "--no-progress"]) == 0  # fmt: skip
     assert load_translator(run).step == 3
-    from ganforge.config import ConfigError
+    from ganforge.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="cannot change on --resume"):
         _cli(["translate", "train", "pix2pix", "--out", run, "--resume", "--ngf", "4"])
@@ -405,10 +405,10 @@ def test_export_cyclegan_keeps_both_generators(color_unpaired, tmp_path):
 
 def test_zoo_entry_of_exported_translator(p2p_run, p2p_export, monkeypatch, tmp_path, capsys):
     import ganforge
-    import ganforge.zoo
+    import ganforge.hub.zoo
     from ganforge.cli import main
-    from ganforge.export import load_exported, sha256_file
-    from ganforge.zoo import ZooEntry, ZooError, load_entries
+    from ganforge.hub.export import load_exported, sha256_file
+    from ganforge.hub.zoo import ZooEntry, ZooError, load_entries
 
     sha = sha256_file(p2p_export / "generator.safetensors")
     (tmp_path / "e.toml").write_text(
@@ -417,7 +417,7 @@ def test_zoo_entry_of_exported_translator(p2p_run, p2p_export, monkeypatch, tmp_
     )
     reg = load_entries(tmp_path / "e.toml")
     reg.add("bad-p2p", ZooEntry("bad-p2p", "mnist-edges", "pix2pix", "0" * 64, str(p2p_export)))
-    monkeypatch.setattr(ganforge.zoo, "ZOO", reg)
+    monkeypatch.setattr(ganforge.hub.zoo, "ZOO", reg)
     tr = load_translator("zoo:tiny-p2p")
     x = torch.zeros(3, 1, 28, 28)
     assert torch.equal(tr(x), load_translator(p2p_run)(x))
@@ -440,7 +440,7 @@ def test_zoo_entry_of_exported_translator(p2p_run, p2p_export, monkeypatch, tmp_
 
 
 def test_load_translator_refuses_a_generator_export(tmp_path):
-    from ganforge.export import CONFIG_NAME, WEIGHTS_NAME
+    from ganforge.hub.export import CONFIG_NAME, WEIGHTS_NAME
 
     (tmp_path / WEIGHTS_NAME).write_bytes(b"")
     (tmp_path / CONFIG_NAME).write_text(json.dumps({"format": "ganforge-generator"}))

@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from ganforge.config import apply_override
-from ganforge.engine.guard import all_finite
-from ganforge.engine.trainer import Trainer
-from ganforge.registry import LOSSES, OPTIMIZERS
+from ganforge.core.config import apply_override
+from ganforge.core.registry import LOSSES, OPTIMIZERS
+from ganforge.training.guard import all_finite
+from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 from tests.test_engine import _assert_same_state
 
@@ -101,7 +101,7 @@ def test_channels_last_matches_default_layout(tmp_path):
 
 
 def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch):
-    from ganforge.engine import trainer as trainer_mod
+    from ganforge.training import trainer as trainer_mod
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(trainer_mod, "cpu_has_bf16", lambda: True)

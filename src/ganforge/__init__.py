@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ganforge import _legacy_paths
+
 __version__ = "0.1.0"
+_legacy_paths.install()
 
 if TYPE_CHECKING:
     from ganforge.models.base import Generator
@@ -24,7 +27,7 @@ def load(path: Any, *, device: str = "cpu") -> Generator:
         A :class:`~ganforge.models.base.Generator` with ``z_dim`` and
         ``sample(n, *, seed=None)`` returning (n, C, H, W) in [-1, 1].
     """
-    from ganforge.engine.checkpoint import load_generator
+    from ganforge.core.checkpoint import load_generator
 
     return load_generator(path, device=device)
 

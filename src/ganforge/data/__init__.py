@@ -9,12 +9,12 @@ Errors about a spec or a file are :class:`DataError` (a ``ValueError``) and say 
 
 from __future__ import annotations
 
-from ganforge.config import DataConfig
+from ganforge.core.config import DataConfig
+from ganforge.core.registry import DATASETS
 from ganforge.data import audio, builtin, text  # noqa: F401  (registers built-in sets)
 from ganforge.data.base import TensorData
 from ganforge.data.builtin import grid25_centers, ring8_centers, sample_mixture
 from ganforge.data.files import DataError, SkippedFilesWarning, load_path
-from ganforge.registry import DATASETS
 
 
 def load_data(cfg: DataConfig) -> TensorData:

@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.config import DataConfig
+from ganforge.core.config import DataConfig
+from ganforge.core.registry import DATASETS
 from ganforge.data.base import TensorData
-from ganforge.registry import DATASETS
 
 DEFAULT_LENGTH = 4096
 TONE_CLASSES = ("sine", "harmonic", "chirp", "noise_hit", "kick")

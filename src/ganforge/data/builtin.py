@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.config import DataConfig
+from ganforge.core.config import DataConfig
+from ganforge.core.registry import DATASETS
 from ganforge.data.base import TensorData
-from ganforge.registry import DATASETS
 
 RING8_RADIUS, RING8_STD = 1.0, 0.01
 GRID25_STD = 0.05

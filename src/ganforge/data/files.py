@@ -56,10 +56,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from ganforge.config import DataConfig
+from ganforge.core.config import DataConfig
+from ganforge.core.registry import DATASETS
 from ganforge.data.base import TensorData
 from ganforge.data.transforms import to_model_range
-from ganforge.registry import DATASETS
 
 logger = logging.getLogger("ganforge.data")
 

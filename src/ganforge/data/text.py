@@ -34,9 +34,9 @@ from pathlib import Path
 
 import torch
 
-from ganforge.config import DataConfig
+from ganforge.core.config import DataConfig
+from ganforge.core.registry import DATASETS
 from ganforge.data.base import TensorData
-from ganforge.registry import DATASETS
 
 PAD = "\x00"
 UNK = "\ufffd"
@@ -183,7 +183,7 @@ def words_corpus(length: int = DEFAULT_LENGTH, split: str = "train") -> list[str
 
 def words_vocabulary() -> frozenset[str]:
     """Every word of the ``words`` training split (punctuation stripped): the reference
-    vocabulary for :func:`ganforge.modality_metrics.word_share`."""
+    vocabulary for :func:`ganforge.metrics.modality.word_share`."""
     return frozenset(w for line in words_corpus(DEFAULT_LENGTH) for w in split_words(line))
 
 

@@ -1,4 +1,4 @@
-"""Metrics by protocol name, registered in ``ganforge.registry.METRICS``, and ``evaluate``.
+"""Metrics by protocol name, registered in ``ganforge.core.registry.METRICS``, and ``evaluate``.
 
 A metric name carries its protocol (stylegan2-ada's convention): ``fid5k_lenet`` is the
 FID between 5,000 generated samples and (up to) 5,000 real ones, in the ``lenet_mnist``
@@ -44,7 +44,7 @@ from typing import Any
 
 import torch
 
-from ganforge.registry import METRICS, UnknownNameError
+from ganforge.core.registry import METRICS, UnknownNameError
 
 __all__ = ["Metric", "evaluate", "resolve_metric", "default_metrics", "format_n", "DEFAULT_N"]
 
@@ -194,7 +194,7 @@ def _load_run(path: Path) -> tuple[Any, Any]:
     data_cfg = None
     toml = path / "config.toml" if path.is_dir() else None
     if toml is not None and toml.is_file():
-        from ganforge.config import load_toml
+        from ganforge.core.config import load_toml
 
         data_cfg = load_toml(toml).data
     elif getattr(G, "config", None) is not None:
@@ -220,7 +220,7 @@ def _resolve_source(source: Any) -> tuple[Any, Any, str]:
         if isinstance(source, str) and source.startswith("zoo:") or _is_run(p):
             G, data_cfg = _load_run(p if not str(source).startswith("zoo:") else source)
             return G, data_cfg, str(source)
-        from ganforge.config import DataConfig
+        from ganforge.core.config import DataConfig
         from ganforge.data import load_data
 
         data = load_data(DataConfig(spec=str(source), labels=False))
@@ -247,7 +247,7 @@ def _finite_len(fake: Any) -> int | None:
 
 def _real_config(real: Any, default: Any, item_shape: tuple[int, ...]) -> Any:
     """A DataConfig (cacheable), or real data as given (tensor/array/TensorData), or None."""
-    from ganforge.config import DataConfig
+    from ganforge.core.config import DataConfig
 
     if real is None:
         real = default
@@ -305,7 +305,7 @@ def evaluate(
             string is accepted. None or empty: :func:`default_metrics` for the data.
         n: generated samples for the aliases (default 5,000, or all items of a smaller
             finite source).
-        real: the reference data: a data spec, a :class:`~ganforge.config.DataConfig`,
+        real: the reference data: a data spec, a :class:`~ganforge.core.config.DataConfig`,
             TensorData or tensor/array. Default: the run's ``data`` config (run folders,
             checkpoints and generators returned by :func:`ganforge.load`).
         extractor: a registry name or ``nn.Module`` replacing the aliases' default
@@ -322,7 +322,7 @@ def evaluate(
         ``pr5k_lenet_precision``, ...) and ``protocol``: ``{"source", "real", "seed",
         "metrics": {name: {"extractor", "n_fake", "n_real", ...options}}}``.
     """
-    from ganforge.config import DataConfig
+    from ganforge.core.config import DataConfig
     from ganforge.metrics import features as fx
 
     fake, default_real, source_desc = _resolve_source(source)
@@ -464,7 +464,7 @@ def _kid_opts(m: Metric) -> dict[str, int]:
 
 
 def _mixture_name(real_cfg: Any) -> str:
-    from ganforge.config import DataConfig
+    from ganforge.core.config import DataConfig
     from ganforge.metrics.modes import MIXTURE_NAMES
 
     spec = real_cfg.spec if isinstance(real_cfg, DataConfig) else None
@@ -477,7 +477,7 @@ def _mixture_name(real_cfg: Any) -> str:
 
 
 def _real_desc(real_cfg: Any) -> Any:
-    from ganforge.config import DataConfig
+    from ganforge.core.config import DataConfig
 
     if real_cfg is None:
         return None

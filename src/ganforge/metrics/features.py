@@ -1,6 +1,6 @@
 """One feature pipeline for every metric: extractors, batched extraction, on-disk cache.
 
-Extractors (``ganforge.registry.EXTRACTORS``) map images in [-1, 1] to features and,
+Extractors (``ganforge.core.registry.EXTRACTORS``) map images in [-1, 1] to features and,
 when they are classifiers, class logits:
 
 ==================  =====  ======  =====================================================
@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.registry import EXTRACTORS
+from ganforge.core.registry import EXTRACTORS
 
 __all__ = [
     "Extractor",
@@ -275,7 +275,7 @@ def _as_tensor(source: Any) -> tuple[torch.Tensor, str]:
     if isinstance(source, torch.Tensor):
         return source.detach().float().cpu(), "tensor"
     if isinstance(source, (str, os.PathLike)):
-        from ganforge.config import DataConfig
+        from ganforge.core.config import DataConfig
         from ganforge.data import load_data
 
         data = load_data(DataConfig(spec=str(source), labels=False))
@@ -389,7 +389,7 @@ def extract_real(
     progress: bool = True,
     use_cache: bool = True,
 ) -> FeatureSet:
-    """Features of a data set described by a :class:`~ganforge.config.DataConfig`, cached.
+    """Features of a data set described by a :class:`~ganforge.core.config.DataConfig`, cached.
 
     The cache file is ``cache_dir()/features/<key>.npz`` (plain arrays, loaded with
     ``allow_pickle=False``), written atomically.

@@ -1,12 +1,12 @@
-"""Build G and D from a :class:`~ganforge.config.ModelConfig` via the model registry."""
+"""Build G and D from a :class:`~ganforge.core.config.ModelConfig` via the model registry."""
 
 from __future__ import annotations
 
 from torch import nn
 
-from ganforge.config import ConfigError, ModelConfig, check_kwargs
+from ganforge.core.config import ConfigError, ModelConfig, check_kwargs
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
-from ganforge.registry import MODELS
 
 
 def build_models(cfg: ModelConfig, out_shape: tuple[int, ...]) -> tuple[Generator, nn.Module]:

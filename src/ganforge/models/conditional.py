@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
 from ganforge.models.dcgan import init_dcgan_weights, plan_resolution
 from ganforge.models.infogan import CodedLatents, CodeSpec
-from ganforge.registry import MODELS
 
 Tensor = torch.Tensor
 

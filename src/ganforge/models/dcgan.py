@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
 from ganforge.models.layers import MinibatchStdDev
-from ganforge.registry import MODELS
 
 
 def plan_resolution(resolution: int) -> tuple[int, int]:

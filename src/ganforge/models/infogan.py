@@ -33,9 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
 from ganforge.models.dcgan import init_dcgan_weights, plan_resolution, upsampling_layers
-from ganforge.registry import MODELS
 
 Tensor = torch.Tensor
 
@@ -411,7 +411,7 @@ def build_infogan(
             for *real* images in D's update (0 = the paper's InfoGAN). Not in InfoGAN: it
             is regularized information maximisation (Krause et al. 2010; IMSAT, Hu et al.
             2017) and makes Q's categories cluster the real data, which G's codes follow.
-        q_augment: an augmentation policy (:func:`ganforge.augment.diff_augment` names,
+        q_augment: an augmentation policy (:func:`ganforge.training.augment.diff_augment` names,
             e.g. ``"affine"``) applied to the images Q reads the codes from; ``""`` (the
             paper) reads them from the images D scores. Not in InfoGAN: a Q that must
             recover the code from a rotated, sheared, rescaled copy cannot use slant or
@@ -426,7 +426,7 @@ def build_infogan(
     if not cat_dims and cont_dim == 0:
         raise ValueError("infogan needs at least one code: set cat_dims and/or cont_dim")
     if q_augment:
-        from ganforge.augment import parse_policy
+        from ganforge.training.augment import parse_policy
 
         parse_policy(q_augment)  # unknown names fail here, naming the valid ones
     G = InfoGANGenerator(z_dim, out_shape, cat_dims, cont_dim, ngf, fc_dim)

@@ -6,7 +6,7 @@ References:
     * Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in generative
       adversarial networks" (packing).
 
-Spectral normalisation lives in :func:`ganforge.regularizers.apply_spectral_norm`
+Spectral normalisation lives in :func:`ganforge.training.regularizers.apply_spectral_norm`
 (re-exported here for model code).
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ganforge.regularizers import apply_spectral_norm
+from ganforge.training.regularizers import apply_spectral_norm
 
 Tensor = torch.Tensor
 

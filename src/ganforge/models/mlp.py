@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
-from ganforge.registry import MODELS
 
 
 class MLPGenerator(Generator):

@@ -45,8 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
-from ganforge.registry import MODELS
 
 Tensor = torch.Tensor
 

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
-from ganforge.registry import MODELS
 
 Tensor = torch.Tensor
 RESIDUAL_SCALE = 0.3  # the paper's residual branch weight

