@@ -38,7 +38,8 @@ import ganforge.training.steps_extra  # noqa: F401  (registers the infogan step)
 from ganforge.core.imaging import save_grid
 from ganforge.core.presets import load_preset_or_file
 from ganforge.data import load_data
-from ganforge.sampling.controls import categorical_code_accuracy, traversal_columns, traverse
+from ganforge.metrics.codes import categorical_code_accuracy
+from ganforge.sampling.controls import traversal_columns, traverse
 
 ROOT = Path(__file__).resolve().parent.parent
 

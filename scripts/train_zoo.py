@@ -50,14 +50,14 @@ def _lenet():  # noqa: ANN202
 
 def infogan_numbers(G) -> dict[str, float]:  # noqa: ANN001
     """cat0 -> digit accuracy (Hungarian matching against the LeNet, 1,000 per value)."""
-    from ganforge.sampling.controls import categorical_code_accuracy
+    from ganforge.metrics.codes import categorical_code_accuracy
 
     return {"cat0_digit_accuracy": categorical_code_accuracy(G, _lenet(), n_per_value=1000)["acc"]}
 
 
 def cgan_numbers(G) -> dict[str, float]:  # noqa: ANN001
     """The LeNet's accuracy on 500 generated digits of each requested class."""
-    from ganforge.sampling.controls import per_class_accuracy
+    from ganforge.metrics.codes import per_class_accuracy
 
     r = per_class_accuracy(G, _lenet(), n_per_class=500)
     return {"class_accuracy_mean": r["mean"], "class_accuracy_min": r["min"]}

@@ -13,7 +13,8 @@ import ganforge.training.steps_extra  # noqa: F401  (registers the steps)
 from ganforge.core.config import ModelConfig
 from ganforge.core.registry import MODELS
 from ganforge.data.base import TensorData
-from ganforge.sampling.controls import per_class_accuracy, sample_with_controls, traversal_latents
+from ganforge.metrics.codes import per_class_accuracy
+from ganforge.sampling.controls import sample_with_controls, traversal_latents
 from ganforge.training.steps import STEPS
 from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config

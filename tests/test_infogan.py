@@ -14,6 +14,7 @@ import ganforge
 import ganforge.training.steps_extra  # noqa: F401  (registers the steps)
 from ganforge.core.config import ModelConfig
 from ganforge.core.registry import MODELS
+from ganforge.metrics.codes import categorical_code_accuracy
 from ganforge.models.base import Generator
 from ganforge.models.infogan import (
     CodedLatents,
@@ -23,7 +24,6 @@ from ganforge.models.infogan import (
     real_cluster_loss,
 )
 from ganforge.sampling.controls import (
-    categorical_code_accuracy,
     sample_with_controls,
     traversal_latents,
     write_controlled_samples,

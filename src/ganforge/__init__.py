@@ -27,7 +27,7 @@ def load(path: Any, *, device: str = "cpu") -> Generator:
         A :class:`~ganforge.models.base.Generator` with ``z_dim`` and
         ``sample(n, *, seed=None)`` returning (n, C, H, W) in [-1, 1].
     """
-    from ganforge.core.checkpoint import load_generator
+    from ganforge.hub.load import load_generator
 
     return load_generator(path, device=device)
 

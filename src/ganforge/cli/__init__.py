@@ -119,8 +119,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     elif out.suffix == ".npy":
         np.save(out, x.numpy())
     elif out.suffix == ".png":
-        data_name = getattr(getattr(G, "config", None), "data", None)
-        save_samples(x, out, data_name=data_name.spec if data_name else "")
+        from ganforge.data.builtin import mixture_centers
+
+        data_cfg = getattr(getattr(G, "config", None), "data", None)
+        save_samples(x, out, reference=mixture_centers(data_cfg.spec) if data_cfg else None)
     else:
         extra = "".join(f", {s}" for s in getattr(G, "sample_suffixes", ()) if s != ".png")
         raise ConfigError(f"--out must end in .png, .npz, .npy{extra}; got {out.name}")

@@ -1,10 +1,10 @@
-"""Versioned, atomic checkpoints, and loading a generator from a run, file or zoo entry.
+"""Versioned, atomic checkpoints: writing and reading the file, nothing built from it.
 
 A checkpoint is a plain dict of state_dicts, tensors and built-in types — never pickled
 modules — so it loads with ``torch.load(..., weights_only=True)``. It is written to a
 temporary file in the same folder and moved into place with ``os.replace``, so a crash
 mid-write never leaves a truncated ``latest.pt``. The embedded config is enough to
-rebuild G and D and resume (DESIGN.md, convention 5).
+rebuild G and D and resume; :mod:`ganforge.hub.load` builds the networks from it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import Any
 
 import torch
 
-from ganforge.core.config import ModelConfig, TrainConfig, from_dict
-from ganforge.models.base import Generator
+from ganforge.core.config import TrainConfig, from_dict
 
 FORMAT = "ganforge-checkpoint"
 VERSION = 1
@@ -76,41 +75,5 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def config_of(ckpt: dict[str, Any]) -> TrainConfig:
+    """The run configuration embedded in a checkpoint."""
     return from_dict(TrainConfig, ckpt["config"])
-
-
-def build_generator_from(ckpt: dict[str, Any]) -> Generator:
-    """Rebuild the G architecture recorded in a checkpoint (weights not loaded)."""
-    from ganforge.models import build_models
-
-    cfg = config_of(ckpt)
-    model_cfg: ModelConfig = cfg.model
-    G, _ = build_models(model_cfg, tuple(ckpt["out_shape"]))
-    return G
-
-
-def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> Generator:
-    """Return the run's ``G_ema`` in eval mode (``zoo:NAME`` resolves through the zoo)."""
-    name = str(path)
-    if isinstance(path, str) and path.startswith("zoo:"):
-        from ganforge.hub.zoo import resolve_zoo
-
-        path = resolve_zoo(path[4:])
-    from ganforge.hub.export import is_exported_dir, load_exported, translation_hint
-
-    if is_exported_dir(path):
-        return load_exported(path, name=name).to(device)
-    ckpt = load_checkpoint(path)
-    if ckpt.get("kind") == "translation":
-        raise CheckpointError(translation_hint(name))
-    return generator_from_checkpoint(ckpt).to(device)
-
-
-def generator_from_checkpoint(ckpt: dict[str, Any]) -> Generator:
-    """The checkpoint's ``G_ema`` in eval mode, with ``.config`` and ``.step`` set."""
-    G = build_generator_from(ckpt)
-    G.load_state_dict(ckpt["G_ema"])
-    G.eval().requires_grad_(False)
-    G.config = config_of(ckpt)  # type: ignore[attr-defined]
-    G.step = int(ckpt["step"])  # type: ignore[attr-defined]
-    return G

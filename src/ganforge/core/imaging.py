@@ -89,14 +89,57 @@ def save_scatter(
 
 
 def save_samples(
-    samples: torch.Tensor, path: str | Path, *, title: str = "", data_name: str = ""
+    samples: torch.Tensor,
+    path: str | Path,
+    *,
+    title: str = "",
+    reference: torch.Tensor | None = None,
 ) -> Path:
-    """Images -> grid; 2-D points -> scatter plot (with the mixture's modes when known)."""
+    """Images (N, C, H, W) -> grid; 2-D points (N, 2) -> scatter plot, with the data's mode
+    centres ``reference`` (K, 2) marked when given."""
     if samples.dim() == 4:
         return save_grid(samples, path)
-    ref = None
-    if data_name in ("ring8", "grid25"):
-        from ganforge.data.builtin import MIXTURES
+    return save_scatter(samples, path, reference=reference, title=title)
 
-        ref = MIXTURES[data_name][0]()
-    return save_scatter(samples, path, reference=ref, title=title)
+
+def spectrogram(x: np.ndarray, n_fft: int) -> np.ndarray:
+    """Log-magnitude STFT of a mono clip (T,): (n_fft // 2 + 1, frames) in dB, where a
+    full-scale sine reads about 0 dB (Hann window, hop n_fft / 4)."""
+    hop = n_fft // 4
+    pad = np.pad(np.asarray(x, dtype=np.float64), (n_fft // 2, n_fft // 2))
+    n_frames = 1 + (len(pad) - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    win = np.hanning(n_fft)
+    mag = np.abs(np.fft.rfft(pad[idx] * win, axis=1)).T / (win.sum() / 2)
+    return 20 * np.log10(np.maximum(mag, 1e-5))
+
+
+def save_spectrogram_grid(
+    clips: np.ndarray, path: str | Path, sample_rate: int, floor_db: float = -80.0
+) -> Path:
+    """Save a grid (4 per row) of spectrograms of mono clips (N, T) as a PNG (magma
+    colours, low frequencies at the bottom, ``floor_db`` .. 0 dB)."""
+    from matplotlib import colormaps
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    T = clips.shape[1]
+    n_fft = int(2 ** max(6, round(math.log2(max(T, 64) / 32))))  # 4096 -> 128, 16384 -> 512
+    specs = [spectrogram(c, n_fft)[::-1] for c in clips]
+    h, w = specs[0].shape
+    cols = min(4, len(specs))
+    rows = math.ceil(len(specs) / cols)
+    pad = 2
+    canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), dtype=np.uint8) * 255
+    cmap = colormaps["magma"]
+    for i, s in enumerate(specs):
+        v = np.clip((s - floor_db) / -floor_db, 0, 1)
+        rgb = (cmap(v)[..., :3] * 255).astype(np.uint8)
+        r, c = divmod(i, cols)
+        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) :][:, :w] = rgb
+    img = Image.fromarray(canvas)
+    scale = max(1, 256 // max(h, w))
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    _atomic_save(img, path)
+    return path

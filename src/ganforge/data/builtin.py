@@ -43,6 +43,11 @@ def grid25_centers() -> torch.Tensor:
 MIXTURES = {"ring8": (ring8_centers, RING8_STD), "grid25": (grid25_centers, GRID25_STD)}
 
 
+def mixture_centers(spec: str) -> torch.Tensor | None:
+    """The (K, 2) mode centres of a built-in 2-D mixture, None for any other data."""
+    return MIXTURES[spec][0]() if spec in MIXTURES else None
+
+
 def sample_mixture(name: str, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``n`` points (n, 2) and their mode indices (n,) from a uniform mixture."""
     centers_fn, std = MIXTURES[name]

@@ -35,18 +35,22 @@ class Generator(nn.Module):
         return torch.randn(n, self.z_dim, generator=gen)
 
     @torch.no_grad()
+    def generate(self, z: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+        """G on latents ``z`` (N, z_dim), ``batch_size`` at a time on G's device; returns
+        (N, *out_shape) float32 on the CPU. Train/eval mode is left as it is."""
+        outs = [
+            self(z[i : i + batch_size].to(self.device)).float().cpu()
+            for i in range(0, len(z), batch_size)
+        ]
+        return torch.cat(outs) if outs else torch.empty(0, *self.out_shape)
+
     def sample(self, n: int, *, seed: int | None = None, batch_size: int = 256) -> torch.Tensor:
         """Generate ``n`` items (n, *out_shape) on the CPU; images are in [-1, 1].
 
         The module's train/eval mode is left as it is; :func:`ganforge.load` returns
         generators already in eval mode.
         """
-        z = self.make_z(n, seed=seed)
-        outs = [
-            self(z[i : i + batch_size].to(self.device)).float().cpu()
-            for i in range(0, n, batch_size)
-        ]
-        return torch.cat(outs) if outs else torch.empty(0, *self.out_shape)
+        return self.generate(self.make_z(n, seed=seed), batch_size=batch_size)
 
     @property
     def is_image(self) -> bool:

@@ -106,7 +106,6 @@ class ConditionalGenerator(CodedLatents, Generator):
             h = F.relu(norm(up(h), onehot))
         return torch.tanh(self.out(h))
 
-    @torch.no_grad()
     def sample_class(
         self, n: int, class_id: int, *, seed: int | None = None, batch_size: int = 256
     ) -> Tensor:
@@ -118,11 +117,7 @@ class ConditionalGenerator(CodedLatents, Generator):
         if not 0 <= int(class_id) < self.num_classes:
             raise ValueError(f"class_id must be in 0..{self.num_classes - 1}, got {class_id}")
         z = self.make_latents(n, seed=seed, codes={"class": int(class_id)})
-        outs = [
-            self(z[i : i + batch_size].to(self.device)).float().cpu()
-            for i in range(0, n, batch_size)
-        ]
-        return torch.cat(outs) if outs else torch.empty(0, *self.out_shape)
+        return self.generate(z, batch_size=batch_size)
 
 
 class ConditionalDiscriminator(nn.Module):

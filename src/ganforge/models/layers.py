@@ -1,13 +1,13 @@
-"""Layers shared by model families: minibatch standard deviation and PacGAN packing.
+"""Layers shared by model families: minibatch standard deviation, PacGAN packing and
+spectral normalisation.
 
 References:
     * Karras et al. 2018, "Progressive Growing of GANs" section 3 (minibatch stddev), in
       the grouped form of StyleGAN2 (Karras et al. 2020, ``MinibatchStdLayer``).
     * Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in generative
       adversarial networks" (packing).
-
-Spectral normalisation lives in :func:`ganforge.training.regularizers.apply_spectral_norm`
-(re-exported here for model code).
+    * Miyato, Kataoka, Koyama & Yoshida 2018, "Spectral Normalization for Generative
+      Adversarial Networks" (:func:`apply_spectral_norm`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-
-from ganforge.training.regularizers import apply_spectral_norm
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 Tensor = torch.Tensor
 
@@ -138,3 +138,46 @@ class PacDiscriminator(nn.Module):
 
     def extra_repr(self) -> str:
         return f"pac={self.pac}, item_shape={self.item_shape}"
+
+
+SN_TYPES: tuple[type[nn.Module], ...] = (
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+)
+
+
+def apply_spectral_norm(
+    module: nn.Module, *, n_power_iterations: int = 1, eps: float = 1e-12
+) -> nn.Module:
+    """Wrap every Linear/Conv/ConvTranspose weight in ``module`` with spectral normalisation.
+
+    Uses ``torch.nn.utils.parametrizations.spectral_norm`` (Miyato et al. 2018): the weight
+    is divided by an estimate of its largest singular value, refined by
+    ``n_power_iterations`` power-iteration steps at every training-mode forward pass. For
+    convolutions the normalised matrix is the weight reshaped to (out, in*k*k), as in the
+    paper. Layers that already carry a parametrization on ``weight`` are left alone, so
+    calling this twice is safe.
+
+    Apply it before loading a state dict or building the optimizer: the weight's
+    state-dict key becomes ``parametrizations.weight.original`` and the singular vectors
+    ``..._u``/``..._v`` are buffers saved with the model.
+
+    Args:
+        module: the network, modified in place (usually D).
+        n_power_iterations: power iterations per forward pass (1 in the paper).
+        eps: numerical floor for the normalisation.
+
+    Returns:
+        ``module`` itself.
+    """
+    for m in list(module.modules()):
+        if isinstance(m, SN_TYPES) and getattr(m, "weight", None) is not None:
+            if parametrize.is_parametrized(m, "weight"):
+                continue
+            spectral_norm(m, n_power_iterations=n_power_iterations, eps=eps)
+    return module

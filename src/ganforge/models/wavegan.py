@@ -150,8 +150,8 @@ class WaveGANGenerator(Generator):
         Returns:
             ``path`` (the grid, or the first WAV file written).
         """
+        from ganforge.core.imaging import save_spectrogram_grid
         from ganforge.data.audio import write_wav
-        from ganforge.metrics.modality import save_spectrogram_grid
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,9 @@
-"""Controls of coded and class-conditional generators: traversals, per-class sampling and
-per-class evaluation.
+"""Controls of coded and class-conditional generators: traversals and per-class sampling.
 
 Works with any generator whose latent is ``[noise | codes]``
 (:class:`~ganforge.models.infogan.CodedLatents`: InfoGAN's ``cat0``/``cont0``... codes,
 the conditional GAN's ``class`` code). Used by ``ganforge sample --traverse CODE`` and
-``--class K`` and by ``benchmarks/infogan_accuracy.py``.
+``--class K``; :mod:`ganforge.metrics.codes` scores them.
 """
 
 from __future__ import annotations
@@ -12,9 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
 
 from ganforge.models.base import Generator
 
@@ -73,18 +70,11 @@ def traversal_latents(
     return z
 
 
-@torch.no_grad()
-def generate(G: Generator, z: Tensor, batch_size: int = 256) -> Tensor:
-    """G on latents ``z`` (N, z_dim) in batches; (N, *out_shape) float on the CPU."""
-    outs = [G(z[i : i + batch_size].to(G.device)).float().cpu() for i in range(0, len(z), 256)]
-    return torch.cat(outs) if outs else torch.empty(0, *G.out_shape)
-
-
 def traverse(
     G: Generator, code: str, *, n_rows: int = 10, n_cols: int = 10, seed: int = 0
 ) -> Tensor:
     """Traversal images (n_rows * columns, C, H, W) in [-1, 1]; see :func:`traversal_latents`."""
-    return generate(G, traversal_latents(G, code, n_rows=n_rows, n_cols=n_cols, seed=seed))
+    return G.generate(traversal_latents(G, code, n_rows=n_rows, n_cols=n_cols, seed=seed))
 
 
 def sample_class(G: Generator, n: int, class_id: int, *, seed: int | None = 0) -> Tensor:
@@ -148,129 +138,3 @@ def write_controlled_samples(
     if x.dim() != 4:
         raise ValueError("controlled samples are images; write them to a .png")
     return save_grid(x, out, nrow=nrow)
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-@torch.no_grad()
-def predict_labels(classifier: nn.Module, x: Tensor, batch_size: int = 500) -> Tensor:
-    """Arg-max predictions (N,) of ``classifier`` (images in [-1, 1] -> logits) in eval mode."""
-    was = classifier.training
-    classifier.eval()
-    dev = next(classifier.parameters()).device
-    preds = [
-        classifier(x[i : i + batch_size].to(dev)).argmax(1).cpu()
-        for i in range(0, len(x), batch_size)
-    ]
-    classifier.train(was)
-    return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
-
-
-def categorical_code_accuracy(
-    G: Generator,
-    classifier: nn.Module,
-    *,
-    code: str = "cat0",
-    n_per_value: int = 500,
-    seed: int = 0,
-    num_classes: int | None = None,
-) -> dict[str, Any]:
-    """How well a learned categorical code matches the classifier's classes (InfoGAN's
-    unsupervised classification, paper section 7.1).
-
-    For every value ``k`` of ``code``, ``n_per_value`` images are generated with the rest
-    of the latent random; the classifier labels them. The one-to-one map code value ->
-    class maximising agreement (Hungarian method, ``scipy.optimize.linear_sum_assignment``)
-    gives the accuracy: the share of images whose predicted class is their code value's.
-
-    Returns:
-        ``{"acc": float, "mapping": [class of value 0, ...], "confusion": (K, C) list}``.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    spec = G.code(code)  # type: ignore[attr-defined]
-    if spec.kind != "categorical":
-        raise ValueError(f"code {code!r} is continuous; the matching needs a categorical code")
-    k = spec.dim
-    preds = []
-    for v in range(k):
-        z = G.make_latents(n_per_value, seed=seed * 1000 + v, codes={code: v})  # type: ignore[attr-defined]
-        preds.append(predict_labels(classifier, generate(G, z)))
-    n_cls = int(num_classes or max(k, int(max(int(p.max()) for p in preds)) + 1))
-    conf = np.zeros((k, n_cls), dtype=np.int64)
-    for v, p in enumerate(preds):
-        conf[v] = np.bincount(p.numpy(), minlength=n_cls)[:n_cls]
-    rows, cols = linear_sum_assignment(-conf)
-    mapping = [-1] * k
-    for r, c in zip(rows, cols, strict=True):
-        mapping[int(r)] = int(c)
-    acc = float(conf[rows, cols].sum() / conf.sum())
-    return {"acc": acc, "mapping": mapping, "confusion": conf.tolist()}
-
-
-def per_class_accuracy(
-    G: Generator,
-    classifier: nn.Module,
-    *,
-    classes: list[int] | None = None,
-    n_per_class: int = 200,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """The classifier's accuracy on generated images of each requested class (cgan).
-
-    Returns:
-        ``{"per_class": {k: acc}, "mean": float, "min": float}``.
-    """
-    ks = list(range(G.num_classes)) if classes is None else [int(c) for c in classes]  # type: ignore[attr-defined]
-    res = {}
-    for k in ks:
-        x = sample_class(G, n_per_class, k, seed=seed * 1000 + k)
-        res[k] = float((predict_labels(classifier, x) == k).float().mean())
-    vals = list(res.values())
-    return {"per_class": res, "mean": float(np.mean(vals)), "min": float(np.min(vals))}
-
-
-def intra_class_fid(
-    G: Generator,
-    real_x: Tensor,
-    real_y: Tensor,
-    *,
-    classes: list[int] | None = None,
-    n_per_class: int = 500,
-    seed: int = 0,
-    features: Any = None,
-) -> dict[int, float]:
-    """FID between generated and real images of each class (Miyato & Koyama's intra-FID).
-
-    Args:
-        G: a class-conditional generator.
-        real_x, real_y: real images (N, C, H, W) in [-1, 1] and their labels (N,).
-        classes: classes to measure (default all).
-        n_per_class: generated images per class.
-        seed: seeds the generated images.
-        features: images -> (N, D) features; default the shipped LeNet's 84-d features
-            (``ganforge.metrics.lenet``, 28x28 digits), i.e. per-class ``fid_lenet``.
-
-    Returns:
-        ``{class: fid}``. ``ganforge.metrics`` is imported lazily so that the rest of this
-        module works without it.
-    """
-    try:
-        from ganforge.metrics.fid import fid
-    except ImportError as e:
-        raise ValueError("intra-class FID needs ganforge.metrics.fid") from e
-    if features is None:
-        from ganforge.metrics.lenet import load_lenet
-
-        features = load_lenet().features
-    ks = list(range(G.num_classes)) if classes is None else [int(c) for c in classes]  # type: ignore[attr-defined]
-    out = {}
-    with torch.no_grad():
-        for k in ks:
-            real_k = real_x[real_y == k]
-            if len(real_k) < 2:
-                raise ValueError(f"need at least 2 real images of class {k}, got {len(real_k)}")
-            fake_k = sample_class(G, n_per_class, k, seed=seed * 1000 + k)
-            out[k] = float(fid(features(real_k), features(fake_k)))
-    return out

@@ -322,8 +322,9 @@ def load_run_for_sampling(
     Raises:
         ValueError: an exported/zoo generator (it ships no D), named with the fix.
     """
-    from ganforge.core.checkpoint import config_of, generator_from_checkpoint, load_checkpoint
+    from ganforge.core.checkpoint import config_of, load_checkpoint
     from ganforge.data import load_data
+    from ganforge.hub.load import generator_from_checkpoint
     from ganforge.models import build_models
     from ganforge.training.regularizers import apply_spectral_norm
 

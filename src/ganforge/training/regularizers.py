@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
-from torch.nn.utils.parametrizations import spectral_norm
+
+from ganforge.models.layers import apply_spectral_norm  # noqa: F401  (public here too)
 
 if TYPE_CHECKING:
     from ganforge.training.losses import AdversarialLoss
@@ -178,46 +178,3 @@ def clip_weights_(module: nn.Module, c: float) -> None:
     if params:
         torch._foreach_clamp_min_(params, -c)
         torch._foreach_clamp_max_(params, c)
-
-
-SN_TYPES: tuple[type[nn.Module], ...] = (
-    nn.Linear,
-    nn.Conv1d,
-    nn.Conv2d,
-    nn.Conv3d,
-    nn.ConvTranspose1d,
-    nn.ConvTranspose2d,
-    nn.ConvTranspose3d,
-)
-
-
-def apply_spectral_norm(
-    module: nn.Module, *, n_power_iterations: int = 1, eps: float = 1e-12
-) -> nn.Module:
-    """Wrap every Linear/Conv/ConvTranspose weight in ``module`` with spectral normalisation.
-
-    Uses ``torch.nn.utils.parametrizations.spectral_norm`` (Miyato et al. 2018): the weight
-    is divided by an estimate of its largest singular value, refined by
-    ``n_power_iterations`` power-iteration steps at every training-mode forward pass. For
-    convolutions the normalised matrix is the weight reshaped to (out, in*k*k), as in the
-    paper. Layers that already carry a parametrization on ``weight`` are left alone, so
-    calling this twice is safe.
-
-    Apply it before loading a state dict or building the optimizer: the weight's
-    state-dict key becomes ``parametrizations.weight.original`` and the singular vectors
-    ``..._u``/``..._v`` are buffers saved with the model.
-
-    Args:
-        module: the network, modified in place (usually D).
-        n_power_iterations: power iterations per forward pass (1 in the paper).
-        eps: numerical floor for the normalisation.
-
-    Returns:
-        ``module`` itself.
-    """
-    for m in list(module.modules()):
-        if isinstance(m, SN_TYPES) and getattr(m, "weight", None) is not None:
-            if parametrize.is_parametrized(m, "weight"):
-                continue
-            spectral_norm(m, n_power_iterations=n_power_iterations, eps=eps)
-    return module

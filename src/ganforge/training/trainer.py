@@ -33,6 +33,7 @@ from ganforge.core.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.core.config import ConfigError, TrainConfig, save_toml, to_dict
 from ganforge.core.imaging import save_samples
 from ganforge.data import TensorData, load_data
+from ganforge.data.builtin import mixture_centers
 from ganforge.models import build_models
 from ganforge.models.layers import PacDiscriminator
 from ganforge.training.batching import PermutationBatcher
@@ -196,6 +197,7 @@ class Trainer:
             self.tb = TensorBoardLogger(self.out)
         self._last_real: Tensor | None = None
         self.fixed_z = self.G.make_z(cfg.log.n_samples, seed=cfg.seed + 1_000_003)
+        self._mode_centers = mixture_centers(self.data.name)
         if self.resume_state is not None:
             self._load_state(self.resume_state)
 
@@ -435,7 +437,7 @@ class Trainer:
         if not self.G.is_image:  # a scatter plot needs many points, not a 64-item grid
             x = self.G_ema.sample(2500, seed=self.cfg.seed + 7)
         return save_samples(
-            x.float().cpu(), path, title=f"step {self.step}", data_name=self.data.name
+            x.float().cpu(), path, title=f"step {self.step}", reference=self._mode_centers
         )
 
     def _log_path(self) -> Path:

@@ -29,16 +29,6 @@ from ganforge.core.config import ConfigError
 TB_DIR = "tensorboard"
 
 
-def tensorboard_available() -> bool:
-    """True when ``torch.utils.tensorboard`` can be imported (the package is installed)."""
-    try:
-        import tensorboard  # noqa: F401
-        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _group(key: str) -> str:
     """TensorBoard tag for a metrics key: related curves share a section
     (``loss/loss_d``, ``grad_norm/grad_norm_G``, ``eval/fid5k_lenet`` ...)."""

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -352,8 +351,3 @@ def train_advgan(
                 if progress:
                     it.set_postfix(fool=f"{rec['fool_rate']:.2f}", adv=f"{rec['l_adv']:.2f}")
     return AdvGANAttack(G.eval(), target_label=target_label, history=history)
-
-
-def describe(attack: AdvGANAttack) -> dict[str, Any]:
-    """Small JSON-able summary: arguments and the last logged training record."""
-    return {"args": attack.G.args, "target_label": attack.target_label, "last": attack.history[-1:]}
