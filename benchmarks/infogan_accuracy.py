@@ -31,10 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import ganforge.training.steps_extra  # noqa: F401  (registers the infogan step)
 import torch
 
 import ganforge.models.infogan  # noqa: F401  (registers the infogan model)
-import ganforge.training.steps_extra  # noqa: F401  (registers the infogan step)
 from ganforge.core.imaging import save_grid
 from ganforge.core.presets import load_preset_or_file
 from ganforge.data import load_data
@@ -77,7 +77,7 @@ def run_seed(
     n_per_value: int = 1000,
 ) -> dict:
     """Train one seed; return the matching accuracy (see module docstring) and G_ema."""
-    from ganforge.training.trainer import Trainer
+    from ganforge.apps.gan import gan_trainer
 
     _, cfg = load_preset_or_file(cfg_name)
     cfg = dataclasses.replace(cfg, seed=seed, device="cpu")
@@ -90,7 +90,7 @@ def run_seed(
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         milestones = list(range(trace, total, trace)) + [total] if trace else [total]
-        trainer = Trainer(dataclasses.replace(cfg, steps=milestones[0]), Path(tmp) / "run")
+        trainer = gan_trainer(dataclasses.replace(cfg, steps=milestones[0]), Path(tmp) / "run")
         for m in milestones:
             trainer.cfg = dataclasses.replace(cfg, steps=m)
             trainer.run(progress=False)

@@ -29,10 +29,10 @@ import time
 import torch
 from common import quiet_config
 
+from ganforge.apps.gan import gan_trainer
 from ganforge.core.config import apply_override
 from ganforge.core.presets import load_preset_or_file
 from ganforge.metrics import evaluate
-from ganforge.training.trainer import Trainer
 
 LOSS_SETTINGS = {
     "minimax": [],
@@ -82,7 +82,7 @@ def main() -> None:
         for seed in args.seeds:
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as run_dir:
-                tr = Trainer(dataclasses.replace(cfg, seed=seed), run_dir)
+                tr = gan_trainer(dataclasses.replace(cfg, seed=seed), run_dir)
                 tr.run()
                 secs.append(time.perf_counter() - t0)
                 G = tr.G_ema if tr.G_ema is not None else tr.G

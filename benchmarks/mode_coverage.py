@@ -30,13 +30,13 @@ import time
 import torch
 from common import quiet_config
 
+from ganforge.apps.gan import gan_trainer
 from ganforge.core.config import apply_override
 from ganforge.core.presets import load_preset_or_file
 from ganforge.data import load_data
 from ganforge.metrics import modes2d
 from ganforge.sampling.langevin import LatentLangevinSampler
 from ganforge.sampling.rejection import DiscriminatorRejectionSampler
-from ganforge.training.trainer import Trainer
 
 # setting -> overrides applied on top of the preset
 PLAIN = [  # the seed's recipe on the toy networks: ns loss, Adam 1e-3, one D step, no R1
@@ -120,7 +120,7 @@ def main() -> None:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 t0 = time.perf_counter()
                 with tempfile.TemporaryDirectory() as run_dir:
-                    tr = Trainer(dataclasses.replace(cfg, seed=seed), run_dir)
+                    tr = gan_trainer(dataclasses.replace(cfg, seed=seed), run_dir)
                     tr.run()
                 secs.append(time.perf_counter() - t0)
                 samples = {name: tr.G_ema.sample(2500, seed=10_000 + seed)}

@@ -27,40 +27,40 @@ KINDS = ("data", "loss", "grad", "weights")
 
 
 def inject(trainer: Trainer, plan: dict[int, str]) -> None:
-    """Wrap the trainer's step so that step ``s`` suffers the fault ``plan[s]``."""
-    inner = trainer.step_fn
-    real_backward = trainer.backward_step
+    """Wrap the objective's step so that step ``s`` suffers the fault ``plan[s]``."""
+    inner = trainer.objective.step
+    real_update = trainer.ctx._update
+    x = trainer.data.x  # the step's batches index this tensor (same storage on the CPU)
 
-    def faulty_step(t: Trainer) -> dict:
-        kind = plan.get(t.step)
+    def faulty_step(ctx) -> dict:
+        kind = plan.get(ctx.step)
         if kind == "data":
-            saved = t.data_x.clone()
-            t.data_x.fill_(float("nan"))
+            saved = x.clone()
+            x.fill_(float("nan"))
             try:
-                return inner(t)
+                return inner(ctx)
             finally:
-                t.data_x.copy_(saved)
+                x.copy_(saved)
         if kind in ("loss", "grad"):
 
-            def bad_backward(which: str, loss: torch.Tensor) -> None:
+            def bad_update(group: str, loss: torch.Tensor) -> None:
                 if kind == "loss":
-                    loss = loss * float("nan")
-                    return real_backward(which, loss)
+                    return real_update(group, loss * float("nan"))
                 loss.register_hook(lambda g: g * float("inf"))
-                return real_backward(which, loss)
+                return real_update(group, loss)
 
-            t.backward_step = bad_backward
+            ctx._update = bad_update
             try:
-                return inner(t)
+                return inner(ctx)
             finally:
-                t.backward_step = real_backward
-        logs = inner(t)
+                ctx._update = real_update
+        logs = inner(ctx)
         if kind == "weights":
             with torch.no_grad():
-                next(t.G.parameters()).view(-1)[0] = float("nan")
+                next(trainer.G.parameters()).view(-1)[0] = float("nan")
         return logs
 
-    trainer.step_fn = faulty_step
+    trainer.objective.step = faulty_step
 
 
 def run(cfg, seed: int, faults: int, out: str) -> tuple[dict, dict]:

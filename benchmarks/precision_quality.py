@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 from common import quiet_config
 
+from ganforge.apps.gan import gan_trainer
 from ganforge.core.presets import load_preset_or_file
 from ganforge.metrics import evaluate
-from ganforge.training.trainer import Trainer
 
 SETTINGS = {
     "fp32": {"precision": "fp32", "channels_last": False},
@@ -42,7 +42,7 @@ def run(
     cfg = quiet_config(cfg, seed=seed, steps=steps, **SETTINGS[setting])
     curve = []
     with tempfile.TemporaryDirectory() as tmp:
-        tr = Trainer(dataclasses.replace(cfg, steps=every), Path(tmp))
+        tr = gan_trainer(dataclasses.replace(cfg, steps=every), Path(tmp))
         train_s = 0.0
         for m in range(every, steps + 1, every):
             tr.cfg = dataclasses.replace(cfg, steps=m)

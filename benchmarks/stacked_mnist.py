@@ -28,12 +28,12 @@ import time
 import torch
 from common import quiet_config
 
+from ganforge.apps.gan import gan_trainer
 from ganforge.core.config import apply_override
 from ganforge.core.presets import load_preset_or_file
 from ganforge.data import load_data
 from ganforge.metrics import evaluate
 from ganforge.sampling.rejection import DiscriminatorRejectionSampler
-from ganforge.training.trainer import Trainer
 
 PUBLISHED = [  # PacGAN Table 2 (Stacked MNIST, VEEGAN's architecture): modes, KL
     ("DCGAN", 99.0, 3.40),
@@ -81,7 +81,7 @@ def main() -> None:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             run_dir = f"{args.keep}/seed{seed}" if args.keep else tmp
-            tr = Trainer(dataclasses.replace(cfg, seed=seed), run_dir)
+            tr = gan_trainer(dataclasses.replace(cfg, seed=seed), run_dir)
             tr.run()
         secs.append(time.perf_counter() - t0)
         sources = {setting: tr.G_ema.eval()}

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from common import quiet_config
 
+from ganforge.apps.gan import gan_trainer
 from ganforge.core.imaging import save_grid
 from ganforge.core.presets import load_preset_or_file
 from ganforge.metrics import evaluate
@@ -34,7 +35,7 @@ def train_for(preset: str, minutes: float, chunk: int, seed: int, run_dir: Path)
     cfg = quiet_config(cfg, seed=seed, steps=10**7)
     if cfg.optim.schedule != "constant":
         raise SystemExit(f"{preset} decays its LR over its steps; equal-time runs need constant")
-    trainer = Trainer(dataclasses.replace(cfg, steps=chunk), run_dir)
+    trainer = gan_trainer(dataclasses.replace(cfg, steps=chunk), run_dir)
     t0 = time.perf_counter()
     step = 0
     while time.perf_counter() - t0 < minutes * 60:

@@ -23,6 +23,7 @@ from pathlib import Path
 import tomli_w
 
 import ganforge
+from ganforge.apps.gan import gan_trainer
 from ganforge.apps.translation import (
     TranslationConfig,
     TranslationTrainer,
@@ -34,7 +35,6 @@ from ganforge.apps.translation import (
 from ganforge.core.presets import load_preset_or_file
 from ganforge.hub.export import export_safetensors, sha256_file
 from ganforge.hub.zoo import ENTRIES_FILE, ZOO_DIR
-from ganforge.training.trainer import Trainer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -204,7 +204,7 @@ def main() -> None:
         _, cfg = load_preset_or_file(preset)
         if name not in reuse:
             print(f"== training {name} ({cfg.steps} steps) -> {run}")
-            Trainer(cfg, run).run()
+            gan_trainer(cfg, run).run()
         G = ganforge.load(run)
         if dataclasses.replace(G.config, log=cfg.log) != cfg:  # logging does not matter
             raise SystemExit(f"{run} was not trained with the {preset} preset as it is now")

@@ -8,14 +8,13 @@ import torch
 from torch import nn
 
 import ganforge
-import ganforge.models.conditional  # noqa: F401  (registers cgan until models/__init__ does)
-import ganforge.training.steps_extra  # noqa: F401  (registers the steps)
+import ganforge.models  # noqa: F401  (registers cgan)
 from ganforge.core.config import ModelConfig
 from ganforge.core.registry import MODELS
 from ganforge.data.base import TensorData
 from ganforge.metrics.codes import per_class_accuracy
 from ganforge.sampling.controls import sample_with_controls, traversal_latents
-from ganforge.training.steps import STEPS
+from ganforge.training.objective import OBJECTIVES
 from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 
@@ -29,7 +28,7 @@ def _build(**kw):
 def test_projection_discriminator_formula():
     torch.manual_seed(0)
     G, D = _build()
-    assert G.z_dim == 18 and G.num_classes == 10 and G.train_step == "conditional"
+    assert G.z_dim == 18 and G.num_classes == 10
     x = torch.randn(6, 1, 28, 28)
     y = torch.tensor([0, 1, 2, 3, 4, 9])
     h = D.features(x)
@@ -60,7 +59,6 @@ def test_flatten_pool_keeps_positions():
 
 def test_acgan_heads_and_bad_mode():
     G, D = _build(mode="acgan")
-    assert G.train_step == "acgan"
     adv, cls = D.classify(torch.randn(3, 1, 28, 28))
     assert adv.shape == (3,) and cls.shape == (3, 10)
     with pytest.raises(ValueError, match="projection' or 'acgan"):
@@ -113,7 +111,7 @@ def test_per_class_accuracy_uses_the_requested_class():
 def test_one_training_step(tmp_path, mode, step):
     cfg = tiny_config(steps=1, model=ModelConfig(name="cgan", z_dim=8, args={**TINY, "mode": mode}))
     trainer = Trainer(cfg, tmp_path / "run")
-    assert trainer.step_fn is STEPS.get(step)
+    assert type(trainer.objective) is OBJECTIVES.get(step)
     d_before = [p.detach().clone() for p in trainer.D.parameters()]
     trainer.run()
     assert all(not torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters(), strict=True))
@@ -124,8 +122,9 @@ def test_one_training_step(tmp_path, mode, step):
 def test_missing_labels_and_class_count_are_clear_errors(tmp_path):
     x = torch.rand(32, 1, 28, 28) * 2 - 1
     cfg = tiny_config(steps=1, model=ModelConfig(name="cgan", z_dim=8, args=TINY))
-    with pytest.raises(ValueError, match="needs labels"):
-        Trainer(cfg, tmp_path / "a", data=TensorData(x, None, "unlabelled")).run()
+    with pytest.raises(ValueError, match="has no labels"):
+        Trainer(cfg, tmp_path / "a", data=TensorData(x, None, "unlabelled"))
+    assert not (tmp_path / "a").exists()  # refused before anything was written
     y = torch.arange(32) % 3
     with pytest.raises(ValueError, match="num_classes=3"):
-        Trainer(cfg, tmp_path / "b", data=TensorData(x, y, "three", num_classes=3)).run()
+        Trainer(cfg, tmp_path / "b", data=TensorData(x, y, "three", num_classes=3))

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import ganforge
+from ganforge.apps.gan import gan_trainer
 from ganforge.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
@@ -79,16 +80,16 @@ def test_resume_is_bit_exact(tmp_path, model):
 
 def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, tiny_cfg):
     trainer = Trainer(tiny_cfg, tmp_path / "run")
-    real_step = trainer.step_fn
+    real_step = trainer.objective.step
     calls = {"n": 0}
 
-    def interrupted(t):
+    def interrupted(ctx):
         calls["n"] += 1
         if calls["n"] == 4:
             raise KeyboardInterrupt
-        return real_step(t)
+        return real_step(ctx)
 
-    trainer.step_fn = interrupted
+    trainer.objective.step = interrupted
     with pytest.raises(KeyboardInterrupt):
         trainer.run()
     ckpt = load_checkpoint(tmp_path / "run")
@@ -146,13 +147,13 @@ def test_nonfinite_gradient_is_skipped(tmp_path, tiny_cfg):
     trainer = Trainer(tiny_cfg, tmp_path / "run")
     before = [p.detach().clone() for p in trainer.G.parameters()]
     loss = sum(p.sum() for p in trainer.G.parameters()) * float("nan")
-    trainer.backward_step("G", loss)
+    trainer.update("G", loss)
     assert all(torch.equal(a, b) for a, b in zip(before, trainer.G.parameters(), strict=True))
-    assert int(trainer._skipped) == 1
+    assert trainer.skipped_updates == 1
 
 
 def test_run_writes_a_report(tmp_path, tiny_cfg):
-    out = Trainer(tiny_cfg, tmp_path / "run").run()
+    out = gan_trainer(tiny_cfg, tmp_path / "run").run()
     html = (out / "report.html").read_text()
     assert "<svg" in html and "data:image/png;base64" in html
     assert "http://" not in html.replace("http://www.w3.org", "")  # self-contained
@@ -162,13 +163,15 @@ def test_g_update_leaves_d_gradients_alone(tmp_path, tiny_cfg):
     """G's backward computes only G's weight gradients (D's are neither computed nor
     accumulated), and D's backward only D's."""
     t = Trainer(tiny_cfg, tmp_path / "run")
-    real = t.next_batch()[0]
-    z = t.make_z(tiny_cfg.batch_size)
+    obj, ctx = t.objective, t.ctx
+    real = ctx.next_batch()[0]
+    z = obj.latents(ctx, tiny_cfg.batch_size)
     fake = t.G(z)
-    t.backward_step("D", t.d_loss(t.D_forward(real), t.D_forward(fake.detach()), real, fake))
+    d_real, d_fake = obj.d_forward(ctx, real), obj.d_forward(ctx, fake.detach())
+    t.update("D", obj.d_loss(ctx, d_real, d_fake, real, fake))
     d_grads = [p.grad.clone() for p in t.D.parameters()]
     assert all(p.grad is None for p in t.G.parameters())
-    t.backward_step("G", t.loss.g(None, t.D_forward(fake)))
+    t.update("G", obj.loss.g(None, obj.d_forward(ctx, fake)))
     assert all(torch.equal(p.grad, g) for p, g in zip(t.D.parameters(), d_grads, strict=True))
     assert all(p.grad is not None for p in t.G.parameters())
 

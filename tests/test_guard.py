@@ -21,9 +21,9 @@ def _events(run):
 def test_nan_in_data_is_skipped_and_run_finishes(tmp_path):
     cfg = tiny_config(steps=12)
     t = Trainer(cfg, tmp_path / "run")
-    t.data_x[torch.arange(0, len(t.data_x), 50)] = float("nan")  # ~2% of items poisoned
+    t.data.x[torch.arange(0, len(t.data.x), 50)] = float("nan")  # ~2% of items poisoned
     t.run()
-    assert int(t._skipped) > 0
+    assert t.skipped_updates > 0
     assert all_finite(t.G) and all_finite(t.D) and all_finite(t.G_ema)
     ev = [e for e in _events(tmp_path / "run") if e.get("event") == "nonfinite_grad"]
     assert ev and all(e["data_finite"] is False for e in ev)
@@ -35,18 +35,18 @@ def test_nan_weights_roll_back_and_lower_lr(tmp_path, lr_after):
     guard = dataclasses.replace(cfg.guard, snapshot_every=2, lr_after=lr_after)
     cfg = dataclasses.replace(cfg, guard=guard)
     t = Trainer(cfg, tmp_path / "run")
-    inner = t.step_fn
+    inner = t.objective.step
     lrs = {}
 
-    def poisoned(tr):
-        logs = inner(tr)
-        if tr.step in (5, 8):  # about to become step 6 / 9: corrupt a G weight
+    def poisoned(ctx):
+        logs = inner(ctx)
+        if ctx.step in (5, 8):  # about to become step 6 / 9: corrupt a G weight
             with torch.no_grad():
-                next(tr.G.parameters()).view(-1)[0] = float("inf")
-        lrs[tr.step] = tr.opt_g.param_groups[0]["lr"]
+                next(t.G.parameters()).view(-1)[0] = float("inf")
+        lrs[ctx.step] = t.opt_g.param_groups[0]["lr"]
         return logs
 
-    t.step_fn = poisoned
+    t.objective.step = poisoned
     t.run()
     rollbacks = [e for e in _events(tmp_path / "run") if e.get("event") == "rollback"]
     assert len(rollbacks) == 2 and rollbacks[0]["reason"] == "nonfinite_weights"
@@ -66,14 +66,14 @@ def test_hopeless_run_stops_with_diagnosis_and_keeps_last_good(tmp_path):
         cfg, guard=dataclasses.replace(cfg.guard, snapshot_every=1, skip_limit=2, max_rollbacks=2)
     )
     t = Trainer(cfg, tmp_path / "run")
-    inner = t.step_fn
+    inner = t.objective.step
 
-    def always_nan_after_3(tr):
-        if tr.step >= 3:
-            tr.data_x.fill_(float("nan"))
-        return inner(tr)
+    def always_nan_after_3(ctx):
+        if ctx.step >= 3:
+            t.data.x.fill_(float("nan"))
+        return inner(ctx)
 
-    t.step_fn = always_nan_after_3
+    t.objective.step = always_nan_after_3
     with pytest.raises(TrainingDiverged, match="data holds NaN"):
         t.run()
     ckpt = load_checkpoint(tmp_path / "run")
@@ -82,7 +82,7 @@ def test_hopeless_run_stops_with_diagnosis_and_keeps_last_good(tmp_path):
 
 def test_diagnosis_names_grad_clip_for_exploding_gradients(tmp_path):
     t = Trainer(tiny_config(), tmp_path / "run")
-    msg = t.guard.diagnosis("nonfinite_weights")
+    msg = t.guard.diagnosis(t.step, "nonfinite_weights")
     assert "optim.grad_clip" in msg and "optim.lr_g" in msg
 
 
@@ -92,18 +92,18 @@ def test_learning_rate_recovers_after_clean_steps(tmp_path):
         cfg, guard=dataclasses.replace(cfg.guard, snapshot_every=2, recover_after=3, lr_after=1)
     )
     t = Trainer(cfg, tmp_path / "run")
-    inner = t.step_fn
+    inner = t.objective.step
 
-    def poisoned(tr):
-        logs = inner(tr)
-        if tr.step == 4:
+    def poisoned(ctx):
+        logs = inner(ctx)
+        if ctx.step == 4:
             with torch.no_grad():
-                next(tr.G.parameters()).view(-1)[0] = float("nan")
+                next(t.G.parameters()).view(-1)[0] = float("nan")
         return logs
 
-    t.step_fn = poisoned
+    t.objective.step = poisoned
     t.run()
     events = [e.get("event") for e in _events(tmp_path / "run")]
     assert events.count("rollback") == 1 and events.count("lr_recovered") == 1
-    assert t.lr_scale == 1.0 and t.guard.rollbacks == 0
+    assert t.guard.lr_scale == 1.0 and t.guard.rollbacks == 0
     assert t.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.optim.lr_g)

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 import ganforge
-import ganforge.training.steps_extra  # noqa: F401  (registers the steps)
-from ganforge.core.config import ModelConfig
+import ganforge.training.objectives.infogan as infogan_objective
+from ganforge.core.config import ModelConfig, ObjectiveConfig
 from ganforge.core.registry import MODELS
 from ganforge.metrics.codes import categorical_code_accuracy
 from ganforge.models.base import Generator
@@ -28,7 +28,7 @@ from ganforge.sampling.controls import (
     traversal_latents,
     write_controlled_samples,
 )
-from ganforge.training.steps import STEPS
+from ganforge.training.objective import OBJECTIVES
 from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 
@@ -42,7 +42,7 @@ def _build(**kw):
 
 def test_layout_and_shapes():
     G, D = _build(cat_dims=[10, 3], cont_dim=2)
-    assert G.z_dim == 8 + 10 + 3 + 2 and G.noise_dim == 8 and G.train_step == "infogan"
+    assert G.z_dim == 8 + 10 + 3 + 2 and G.noise_dim == 8
     assert [(s.name, s.kind, s.start, s.stop) for s in G.code_layout] == [
         ("cat0", "categorical", 8, 18),
         ("cat1", "categorical", 18, 21),
@@ -119,7 +119,9 @@ def test_real_cluster_loss_closed_form():
 
 def test_infogan_step_with_real_clustering_logs_it(tmp_path):
     cfg = tiny_config(
-        steps=2, model=ModelConfig(name="infogan", z_dim=8, args={**TINY, "lambda_real": 1.0})
+        steps=2,
+        model=ModelConfig(name="infogan", z_dim=8, args=TINY),
+        objective=ObjectiveConfig(args={"lambda_real": 1.0}),
     )
     Trainer(cfg, tmp_path / "run").run()
     recs = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -129,18 +131,19 @@ def test_infogan_step_with_real_clustering_logs_it(tmp_path):
 
 
 def test_q_augment_reads_categorical_codes_from_warped_images(tmp_path, monkeypatch):
-    import ganforge.training.augment as aug
-
     calls = []
-    real_diff_augment = aug.diff_augment
+    real_diff_augment = infogan_objective.diff_augment
 
     def spy(x, policy="", generator=None):
         calls.append((policy, tuple(x.shape)))
         return real_diff_augment(x, policy, generator)
 
-    monkeypatch.setattr(aug, "diff_augment", spy)
-    args = {**TINY, "q_augment": "affine"}
-    cfg = tiny_config(steps=2, model=ModelConfig(name="infogan", z_dim=8, args=args))
+    monkeypatch.setattr(infogan_objective, "diff_augment", spy)
+    cfg = tiny_config(
+        steps=2,
+        model=ModelConfig(name="infogan", z_dim=8, args=TINY),
+        objective=ObjectiveConfig(args={"q_augment": "affine"}),
+    )
     Trainer(cfg, tmp_path / "run").run()
     # One warped pass for D's update and one for G's, each step; only fakes (no lambda_real).
     assert [c[0] for c in calls] == ["affine"] * 4
@@ -148,29 +151,43 @@ def test_q_augment_reads_categorical_codes_from_warped_images(tmp_path, monkeypa
     assert all(torch.isfinite(torch.tensor(r["info_cat"])) for r in recs if "info_cat" in r)
 
 
-def test_cont_warmup_ramps_the_continuous_weight(tmp_path, monkeypatch):
-    import ganforge.models.infogan as ig
+def _objective_cfg(**args):
+    model = ModelConfig(name="infogan", z_dim=8, args=TINY)
+    return tiny_config(steps=6, model=model, objective=ObjectiveConfig(args=args))
 
+
+def test_cont_warmup_ramps_the_continuous_weight(tmp_path, monkeypatch):
     seen = []
-    real_loss = ig.mutual_info_loss
+    real_loss = infogan_objective.mutual_info_loss
 
     def spy(q, cats, conts, *, lambda_cat=1.0, lambda_cont=1.0):
         seen.append(lambda_cont)
         return real_loss(q, cats, conts, lambda_cat=lambda_cat, lambda_cont=lambda_cont)
 
-    monkeypatch.setattr(ig, "mutual_info_loss", spy)
-    args = {**TINY, "lambda_cont": 0.4, "cont_warmup": 4}
-    cfg = tiny_config(steps=6, model=ModelConfig(name="infogan", z_dim=8, args=args))
-    Trainer(cfg, tmp_path / "run").run()
+    monkeypatch.setattr(infogan_objective, "mutual_info_loss", spy)
+    Trainer(_objective_cfg(lambda_cont=0.4, cont_warmup=4), tmp_path / "run").run()
     assert seen[0] == 0.0  # nothing from the continuous codes at the start
     assert seen == sorted(seen) and seen[-1] == pytest.approx(0.4)  # then up to the full weight
     with pytest.raises(ValueError, match="cont_warmup"):
-        _build(cont_warmup=-1)
+        Trainer(_objective_cfg(cont_warmup=-1), tmp_path / "bad")
 
 
-def test_q_augment_unknown_policy_names_the_valid_ones():
+def test_objective_args_are_checked_before_anything_runs(tmp_path):
     with pytest.raises(ValueError, match="valid: color, translation, cutout, affine"):
-        _build(q_augment="rotate")
+        Trainer(_objective_cfg(q_augment="rotate"), tmp_path / "a")
+    with pytest.raises(ValueError, match="unknown key 'lambda_typo'. Valid keys: lambda_cat"):
+        Trainer(_objective_cfg(lambda_typo=1.0), tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_configs_with_weights_in_model_args_still_load():
+    """Configs written before the objective table kept InfoGAN's weights in model.args."""
+    from ganforge.core.config import TrainConfig, from_dict
+
+    old = {"model": {"name": "infogan", "args": {"ngf": 8, "lambda_cont": 0.3, "q_augment": ""}}}
+    cfg = from_dict(TrainConfig, old)
+    assert cfg.model.args == {"ngf": 8}
+    assert cfg.objective.args == {"lambda_cont": 0.3, "q_augment": ""}
 
 
 def test_mi_loss_decreases_on_a_fixed_batch():
@@ -192,7 +209,7 @@ def test_mi_loss_decreases_on_a_fixed_batch():
 def test_infogan_training_step_and_load(tmp_path):
     cfg = tiny_config(steps=2, model=ModelConfig(name="infogan", z_dim=8, args=TINY))
     trainer = Trainer(cfg, tmp_path / "run")
-    assert trainer.step_fn is STEPS.get("infogan")
+    assert type(trainer.objective) is OBJECTIVES.get("infogan")
     q_before = [p.detach().clone() for p in trainer.D.q_head.parameters()]
     trainer.run()
     # Q (on D's trunk) is trained: its weights moved.
@@ -204,7 +221,8 @@ def test_infogan_training_step_and_load(tmp_path):
     for key in ("loss_d", "loss_g", "info_cat", "info_cont", "q_cat_acc"):
         assert key in rec and rec[key] == rec[key], key  # present and not NaN
     # The fixed latents for sample grids carry proper one-hot codes.
-    assert torch.equal(trainer.fixed_z[:, 8:18].sum(1), torch.ones(len(trainer.fixed_z)))
+    fixed_z = trainer.objective.fixed_z
+    assert torch.equal(fixed_z[:, 8:18].sum(1), torch.ones(len(fixed_z)))
     G = ganforge.load(tmp_path / "run")
     assert G.z_dim == 20 and [s.name for s in G.code_layout] == ["cat0", "cont0", "cont1"]
     assert torch.equal(G.sample(4, seed=5), G.sample(4, seed=5))

@@ -67,7 +67,7 @@ def test_ada_probability_rises_and_resume_is_exact(tmp_path):
     cfg = apply_override(cfg, "loss.args.r1_interval=3")
     a = Trainer(cfg, tmp_path / "a")
     a.run()
-    assert a.augment.p > 0  # a fresh D is right on reals more often than the 0.6 target
+    assert a.objective.augment.p > 0  # a fresh D is right on reals more often than the 0.6 target
     Trainer(dataclasses.replace(cfg, steps=5), tmp_path / "b").run()
     b = Trainer(cfg, tmp_path / "b", resume=True)
     b.run()
@@ -101,7 +101,7 @@ def test_channels_last_matches_default_layout(tmp_path):
 
 
 def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch):
-    from ganforge.training import trainer as trainer_mod
+    from ganforge.training import precision as trainer_mod
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(trainer_mod, "cpu_has_bf16", lambda: True)

@@ -32,4 +32,31 @@ def load(path: Any, *, device: str = "cpu") -> Generator:
     return load_generator(path, device=device)
 
 
-__all__ = ["__version__", "load"]
+def train(config: Any = "dcgan-mnist", out: Any = None, *, resume: bool = False) -> Any:
+    """Train a GAN as ``ganforge train`` does and return the run folder (a ``Path``).
+
+    Args:
+        config: a preset name, a TOML file or a :class:`~ganforge.core.config.TrainConfig`.
+        out: the run folder (default ``runs/NAME``; with ``resume``, the run to continue).
+        resume: continue ``out`` from its latest checkpoint (its own config).
+    """
+    from pathlib import Path
+
+    from ganforge.apps.gan import gan_trainer
+    from ganforge.core.checkpoint import config_of, load_checkpoint
+    from ganforge.core.config import TrainConfig
+    from ganforge.core.presets import load_preset_or_file
+
+    if resume:
+        cfg = config_of(load_checkpoint(out))
+    elif isinstance(config, TrainConfig):
+        cfg = config
+    else:
+        name, cfg = load_preset_or_file(str(config))
+        out = out if out is not None else Path("runs") / name
+    if out is None:
+        raise ValueError("pass out= (the run folder) with a TrainConfig")
+    return gan_trainer(cfg, out, resume=resume).run()
+
+
+__all__ = ["__version__", "load", "train"]

@@ -60,9 +60,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_progress:
         cfg = dataclasses.replace(cfg, log=dataclasses.replace(cfg.log, progress=False))
 
-    from ganforge.training.trainer import Trainer
+    from ganforge.apps.gan import gan_trainer
 
-    trainer = Trainer(cfg, out, resume=resume)
+    trainer = gan_trainer(cfg, out, resume=resume)
     if args.dry_run:
         n_g = sum(p.numel() for p in trainer.G.parameters())
         n_d = sum(p.numel() for p in trainer.D.parameters())
@@ -100,10 +100,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    import ganforge
     from ganforge.core.imaging import save_samples
+    from ganforge.hub.load import load_generator
 
-    G = ganforge.load(args.run)
+    G = load_generator(args.run)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     x = _discriminator_samples(G, args)
@@ -131,11 +131,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _discriminator_samples(G: Any, args: argparse.Namespace) -> Any:
-    """Samples drawn with the run's D when asked — rejection sampling (``--rejection``) or
-    latent Langevin sampling (``--langevin``), or the run's ``sample.rejection`` /
-    ``sample.langevin`` unless turned off; None otherwise (G alone). Sets
+    """Samples drawn with the run's D when asked (``--rejection``, ``--langevin``) or when
+    the run's ``[sample]`` config names a D-driven sampler; None for G alone. Sets
     ``args.rejection`` and ``args.langevin`` to what was used."""
-    from ganforge.sampling.rejection import has_discriminator
+    from ganforge.sampling.policy import SamplerRequest, sampler_for
 
     if args.rejection is None and args.rejection_power is not None:
         args.rejection = True
@@ -144,42 +143,24 @@ def _discriminator_samples(G: Any, args: argparse.Namespace) -> Any:
     if args.rejection and args.langevin:
         raise ConfigError("--rejection and --langevin are two ways to use D; choose one")
     controlled = _has_controls(args)
-    if args.rejection is None and args.langevin is None and not controlled:
-        sc = getattr(getattr(G, "config", None), "sample", None)  # the run's default
-        method = "rejection" if sc and sc.rejection else "langevin" if sc and sc.langevin else ""
-        if method and not has_discriminator(args.run):
-            print(
-                f"note: {args.run} was trained with sample.{method} = true but ships without "
-                "its discriminator; drawing from the generator alone"
-            )
-            method = ""
-        args.rejection, args.langevin = method == "rejection", method == "langevin"
-    args.rejection, args.langevin = bool(args.rejection), bool(args.langevin)
-    if not (args.rejection or args.langevin):
-        if args.power is not None:
-            raise ConfigError("--power weights D's log ratio: add --rejection or --langevin")
-        return None
-    flag = "--rejection" if args.rejection else "--langevin"
-    if controlled:
+    flag = "--rejection" if args.rejection else "--langevin" if args.langevin else ""
+    if flag and controlled:
         raise ConfigError(f"{flag} draws random samples; it does not combine with controls")
+    if args.rejection or args.langevin:
+        method: str | None = "rejection" if args.rejection else "langevin"
+    elif controlled or args.rejection is False or args.langevin is False:
+        method = "g"  # controls pick latents themselves; --no-X turns the run's sampler off
+    else:
+        method = None  # the run's [sample] policy
     power = args.power if args.power is not None else args.rejection_power
-    try:
-        if args.rejection:
-            from ganforge.sampling.rejection import sampler_for_run
-
-            sampler = sampler_for_run(args.run, seed=args.seed, power=power)
-        else:
-            from ganforge.sampling.langevin import langevin_sampler_for_run
-
-            sampler = langevin_sampler_for_run(
-                args.run,
-                steps=args.langevin_steps,
-                step_size=args.langevin_step_size,
-                power=power,
-                seed=args.seed,
-            )
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    request = SamplerRequest(method, power, None, args.langevin_steps, args.langevin_step_size)
+    sampler, note = sampler_for(args.run, request, seed=args.seed)
+    if note:
+        print(f"note: {args.run}: {note}")
+    kind = sampler.describe()["name"]
+    args.rejection, args.langevin = kind == "rejection", kind == "langevin"
+    if kind == "g":
+        return None
     x = sampler.sample(args.n, seed=args.seed)
     st = sampler.stats
     if args.rejection:
@@ -271,10 +252,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import ganforge
     from ganforge.hub.export import export_onnx, export_safetensors
+    from ganforge.hub.load import load_generator
 
-    G = ganforge.load(args.run)
+    G = load_generator(args.run)
     out = Path(args.out)
     if args.format == "safetensors":
         export_safetensors(G, out, dtype=args.dtype)

@@ -75,8 +75,25 @@ class OptimConfig:
     weight_decay: float = 0.0
     schedule: str = "constant"  # constant | linear | cosine | warmup (ganforge.training.optim)
     warmup: int = 0  # linear warm-up steps of the learning rates
+    # Fraction of the steps the learning rates hold before the schedule's decay starts
+    # (pix2pix and CycleGAN decay linearly over the second half: 0.5).
+    decay_start: float = 0.0
     d_steps: int = 1
     grad_clip: float = 0.0  # max global L2 norm of each network's gradient; 0 = off
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """What the run optimises: a training objective by registered name and its weights.
+
+    ``name = "auto"`` picks the model family's own objective (``gan`` for unconditional
+    families, ``infogan`` for InfoGAN, ``conditional``/``acgan`` for ``cgan`` by its
+    ``mode``); ``ganforge list objectives`` names them all. ``args`` are the objective's
+    loss weights (e.g. InfoGAN's ``lambda_cat``), checked against its declared fields.
+    """
+
+    name: str = "auto"
+    args: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,6 +210,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     tricks: TricksConfig = field(default_factory=TricksConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
@@ -262,10 +280,37 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {name}, got {value!r}")
 
 
+# Loss weights that configs written before the ``objective`` table kept in ``model.args``.
+_MOVED_TO_OBJECTIVE = {
+    "infogan": ("lambda_cat", "lambda_cont", "cont_warmup", "lambda_real", "q_augment"),
+    "cgan": ("lambda_cls",),
+}
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A TrainConfig dict in today's layout: weights an older config stored under
+    ``model.args`` (InfoGAN's ``lambda_*``, AC-GAN's ``lambda_cls``) move to
+    ``objective.args``. Every reader of configs (TOML files, checkpoints, exports) calls
+    this, so files written by earlier versions keep loading."""
+    model = data.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("args"), dict):
+        return data
+    moved = _MOVED_TO_OBJECTIVE.get(str(model.get("name", "")), ())
+    found = {k: model["args"][k] for k in moved if k in model["args"]}
+    if not found:
+        return data
+    args = {k: v for k, v in model["args"].items() if k not in found}
+    objective = dict(data.get("objective") or {})
+    objective["args"] = {**found, **dict(objective.get("args") or {})}
+    return {**data, "model": {**model, "args": args}, "objective": objective}
+
+
 def from_dict(cls: type[C], data: dict[str, Any], where: str = "config") -> C:
     """Build dataclass ``cls`` from a (possibly partial) nested dict, checking every key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a table, got {data!r}")
+    if cls is TrainConfig:
+        data = upgrade(data)
     hints = _hints(cls)
     valid = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}

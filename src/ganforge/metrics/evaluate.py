@@ -186,63 +186,59 @@ def resolve_metric(
 # Sources
 
 
-def _load_run(path: Path) -> tuple[Any, Any]:
-    """(Generator, run DataConfig or None) of a run folder or checkpoint file."""
-    import ganforge
-
-    G = ganforge.load(path)
-    data_cfg = None
-    toml = path / "config.toml" if path.is_dir() else None
-    if toml is not None and toml.is_file():
-        from ganforge.core.config import load_toml
-
-        data_cfg = load_toml(toml).data
-    elif getattr(G, "config", None) is not None:
-        data_cfg = G.config.data
-    return G, data_cfg
-
-
 def _is_run(path: Path) -> bool:
     if path.is_dir():
         return (path / "config.toml").is_file() or (path / "checkpoints").is_dir()
     return path.suffix in (".pt", ".pth") and path.is_file()
 
 
-def _resolve_source(source: Any) -> tuple[Any, Any, str]:
-    """(fake source for the pipeline, default real DataConfig or None, description)."""
+def _resolve_source(source: Any, sampler: str) -> tuple[Any, Any, str, dict[str, Any] | None]:
+    """(fake source for the pipeline, default real DataConfig or None, description, the
+    sampler's description or None for data)."""
     from ganforge.models.base import Generator
+    from ganforge.sampling.policy import GeneratorSampler, Sampler, SamplerRequest, sampler_for
 
+    if sampler not in ("run", "g"):
+        raise ValueError(
+            f"sampler must be 'run' (the run's [sample] policy) or 'g', got {sampler!r}"
+        )
     if isinstance(source, Generator):
-        cfg = getattr(source, "config", None)
-        return source, (cfg.data if cfg is not None else None), "generator"
+        source = GeneratorSampler(source)
+    if isinstance(source, Sampler):
+        cfg = source.G.config
+        default = cfg.data if cfg is not None else None
+        return source, default, type(source.G).__name__, source.describe()
     if isinstance(source, (str, Path)):
         p = Path(source)
         if isinstance(source, str) and source.startswith("zoo:") or _is_run(p):
-            G, data_cfg = _load_run(p if not str(source).startswith("zoo:") else source)
-            return G, data_cfg, str(source)
+            request = SamplerRequest(method="g" if sampler == "g" else None)
+            drawn, note = sampler_for(source, request)
+            info = drawn.describe() | ({"note": note} if note else {})
+            cfg = drawn.G.config
+            return drawn, (cfg.data if cfg is not None else None), str(source), info
         from ganforge.core.config import DataConfig
         from ganforge.data import load_data
 
         data = load_data(DataConfig(spec=str(source), labels=False))
-        return data, None, str(source)
-    return source, None, type(source).__name__
+        return data, None, str(source), None
+    return source, None, type(source).__name__, None
 
 
 def _item_shape(fake: Any) -> tuple[int, ...]:
     from ganforge.data.base import TensorData
-    from ganforge.models.base import Generator
+    from ganforge.sampling.policy import Sampler
 
-    if isinstance(fake, Generator):
-        return tuple(fake.out_shape)
+    if isinstance(fake, Sampler):
+        return tuple(fake.G.out_shape)
     if isinstance(fake, TensorData):
         return tuple(fake.x.shape[1:])
     return tuple(getattr(fake, "shape", (0,))[1:])
 
 
 def _finite_len(fake: Any) -> int | None:
-    from ganforge.models.base import Generator
+    from ganforge.sampling.policy import Sampler
 
-    return None if isinstance(fake, Generator) else len(fake)
+    return None if isinstance(fake, Sampler) else len(fake)
 
 
 def _real_config(real: Any, default: Any, item_shape: tuple[int, ...]) -> Any:
@@ -293,14 +289,15 @@ def evaluate(
     device: str | torch.device = "cpu",
     progress: bool = True,
     use_cache: bool = True,
+    sampler: str = "run",
 ) -> dict[str, Any]:
     """Evaluate generated data with named metric protocols.
 
     Args:
-        source: a Generator; a run folder, checkpoint file or ``zoo:NAME`` (loaded with
-            :func:`ganforge.load`); a data spec (built-in name, folder of images, array
-            file); a TensorData; or a tensor/array of images (N, C, H, W) in [-1, 1] or
-            points (N, 2).
+        source: a Generator (drawn alone); a :class:`~ganforge.sampling.policy.Sampler`;
+            a run folder, checkpoint file or ``zoo:NAME`` (drawn as ``sampler`` says); a
+            data spec (built-in name, folder of images, array file); a TensorData; or a
+            tensor/array of images (N, C, H, W) in [-1, 1] or points (N, 2).
         metrics: protocol names or aliases (see the module docstring); a comma-separated
             string is accepted. None or empty: :func:`default_metrics` for the data.
         n: generated samples for the aliases (default 5,000, or all items of a smaller
@@ -316,16 +313,20 @@ def evaluate(
         device: where the generator's outputs and the extractors run.
         progress: tqdm bars over batches.
         use_cache: read/write cached real features (``$GANFORGE_CACHE``).
+        sampler: for runs: ``"run"`` follows the run's ``[sample]`` policy (rejection or
+            latent Langevin sampling where it names one), ``"g"`` draws from G alone.
 
     Returns:
         One dict: every metric's values as floats (``fid5k_lenet``,
-        ``pr5k_lenet_precision``, ...) and ``protocol``: ``{"source", "real", "seed",
-        "metrics": {name: {"extractor", "n_fake", "n_real", ...options}}}``.
+        ``pr5k_lenet_precision``, ...) and ``protocol``: ``{"source", "sampler", "real",
+        "seed", "metrics": {name: {"extractor", "n_fake", "n_real", ...options}}}``, where
+        ``sampler`` is ``{"name": "g" | "rejection" | "langevin", settings}`` (None for
+        data).
     """
     from ganforge.core.config import DataConfig
     from ganforge.metrics import features as fx
 
-    fake, default_real, source_desc = _resolve_source(source)
+    fake, default_real, source_desc, sampler_info = _resolve_source(source, sampler)
     item_shape = _item_shape(fake)
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
@@ -452,6 +453,7 @@ def evaluate(
         proto_info[m.name] = info
     results["protocol"] = {
         "source": source_desc,
+        "sampler": sampler_info,
         "real": _real_desc(real_cfg),
         "seed": seed,
         "metrics": proto_info,

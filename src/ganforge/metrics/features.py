@@ -241,17 +241,25 @@ def iter_batches(
     """Batches (B, ...) of a source, how many items in all, and a description.
 
     Args:
-        source: Generator, tensor/array, TensorData or data spec (see module docstring).
-        n: number of items (None = all of a finite source; required for a Generator).
+        source: Generator, :class:`~ganforge.sampling.policy.Sampler`, tensor/array,
+            TensorData or data spec (see module docstring).
+        n: number of items (None = all of a finite source; required for generators and
+            samplers).
         batch_size: items per batch.
         seed: generator latents / subset draw.
     """
     from ganforge.models.base import Generator
+    from ganforge.sampling.policy import GeneratorSampler, Sampler
 
+    if isinstance(source, GeneratorSampler):
+        source = source.G
+    if isinstance(source, (Generator, Sampler)) and not n:
+        raise ValueError("sampling a generator needs n, the number of samples")
     if isinstance(source, Generator):
-        if not n:
-            raise ValueError("sampling a generator needs n, the number of samples")
         return _generator_batches(source, n, batch_size, seed), n, "generator"
+    if isinstance(source, Sampler):  # a D-driven sampler draws all n at once
+        x = source.sample(n, seed=seed)
+        return iter(x.split(batch_size)), n, source.describe()["name"]
     x, desc = _as_tensor(source)
     if n is not None and n > len(x):
         # A metric's protocol fixes n; silently using fewer would misname the number.

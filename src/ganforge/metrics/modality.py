@@ -367,9 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.baselines:
         res: Any = baselines(args.baselines, args.n, args.length)
     elif args.run:
-        import ganforge
+        from ganforge.hub.load import load_generator
 
-        G = ganforge.load(args.run)
+        G = load_generator(args.run)
         fn = evaluate_text if hasattr(G, "decode") else evaluate_audio
         res = fn(G, args.n, args.seed)
     else:

@@ -18,6 +18,6 @@ from ganforge.models import (  # noqa: F401  (registration side effects)
     wavegan,
 )
 from ganforge.models.base import Generator
-from ganforge.models.build import build_models
+from ganforge.models.build import build_gan, build_models
 
-__all__ = ["Generator", "build_models"]
+__all__ = ["Generator", "build_gan", "build_models"]

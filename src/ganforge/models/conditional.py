@@ -57,7 +57,6 @@ class ConditionalGenerator(CodedLatents, Generator):
     """Latents (N, noise + K) -> images (N, C, R, R) in [-1, 1], class from the one-hot.
 
     Attributes:
-        train_step: ``"conditional"`` (projection D) or ``"acgan"``.
         num_classes: K.
         noise_dim: the config's ``model.z_dim``.
     """
@@ -69,7 +68,6 @@ class ConditionalGenerator(CodedLatents, Generator):
         num_classes: int,
         ngf: int = 64,
         max_channels: int = 512,
-        train_step: str = "conditional",
     ) -> None:
         if num_classes < 2:
             raise ValueError(f"cgan needs num_classes >= 2, got {num_classes}")
@@ -77,7 +75,6 @@ class ConditionalGenerator(CodedLatents, Generator):
         self.noise_dim = int(noise_dim)
         self.num_classes = int(num_classes)
         self.code_layout = [CodeSpec("class", "categorical", self.num_classes, self.noise_dim)]
-        self.train_step = train_step
         c_out, res, _ = out_shape
         base, n_up = plan_resolution(res)
         chans = [min(ngf * 2 ** (n_up - 1 - i), max_channels) for i in range(n_up)]
@@ -201,7 +198,6 @@ def build_cgan(
     out_shape: tuple[int, ...],
     num_classes: int = 10,
     mode: str = "projection",
-    lambda_cls: float = 1.0,
     ngf: int = 64,
     ndf: int = 64,
     max_channels: int = 512,
@@ -214,8 +210,8 @@ def build_cgan(
         z_dim: noise size; ``G.z_dim`` becomes ``z_dim + num_classes``.
         out_shape: (C, R, R), R = 4*2^k or 7*2^k.
         num_classes: must equal the data's number of classes (the step checks it).
-        mode: ``"projection"`` or ``"acgan"``.
-        lambda_cls: AC-GAN's auxiliary classification weight.
+        mode: ``"projection"`` or ``"acgan"`` (the D head; the objective of the same name
+            trains it, its ``lambda_cls`` in ``objective.args``).
         ngf, ndf, max_channels: widths; d_batchnorm: BatchNorm in D (off by default: it
             mixes real and fake statistics into the per-example projection term).
         d_pool: ``"sum"`` pools phi's last feature map over positions (Miyato & Koyama's
@@ -224,10 +220,8 @@ def build_cgan(
     """
     if len(out_shape) != 3 or out_shape[1] != out_shape[2]:
         raise ValueError(f"the 'cgan' model generates square images (C, R, R), not {out_shape}")
-    step = "conditional" if mode == "projection" else "acgan"
-    G = ConditionalGenerator(z_dim, out_shape, num_classes, ngf, max_channels, train_step=step)
+    G = ConditionalGenerator(z_dim, out_shape, num_classes, ngf, max_channels)
     D = ConditionalDiscriminator(
         out_shape, num_classes, mode, ndf, max_channels, d_batchnorm, d_pool
     )
-    G.lambda_cls = float(lambda_cls)  # type: ignore[attr-defined]
     return G, D

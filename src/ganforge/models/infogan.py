@@ -175,12 +175,9 @@ class InfoGANGenerator(CodedLatents, Generator):
     """Latents (N, z_dim = noise + codes) -> images (N, C, R, R) in [-1, 1].
 
     Attributes:
-        train_step: ``"infogan"`` — the engine step that adds the mutual-information loss.
         noise_dim: incompressible noise size (the config's ``model.z_dim``).
         code_layout: list of :class:`CodeSpec`, categorical codes first.
     """
-
-    train_step = "infogan"
 
     def __init__(
         self,
@@ -381,11 +378,6 @@ def build_infogan(
     out_shape: tuple[int, ...],
     cat_dims: Sequence[int] = (10,),
     cont_dim: int = 2,
-    lambda_cat: float = 1.0,
-    lambda_cont: float = 0.1,
-    cont_warmup: int = 0,
-    lambda_real: float = 0.0,
-    q_augment: str = "",
     learn_std: bool = False,
     ngf: int = 64,
     ndf: int = 64,
@@ -394,28 +386,15 @@ def build_infogan(
 ) -> tuple[Generator, nn.Module]:
     """InfoGAN (Chen et al. 2016): noise + categorical/continuous codes, Q head on D's trunk.
 
+    The loss weights (``lambda_cat``, ``lambda_cont``, ...) are the ``infogan`` objective's
+    (``objective.args``, :class:`ganforge.training.objectives.infogan.InfoGANArgs`).
+
     Args:
         z_dim: incompressible noise size (the paper uses 62 on MNIST); ``G.z_dim`` becomes
             ``z_dim + sum(cat_dims) + cont_dim``.
         out_shape: (C, R, R) with R = 4*2^k or 7*2^k.
         cat_dims: number of categories of each categorical code.
         cont_dim: number of continuous Uniform(-1, 1) codes.
-        lambda_cat, lambda_cont: mutual-information weights. The official code uses 1.0
-            for all codes (fixed-std Gaussian Q); the paper (section 6) uses a smaller
-            weight for continuous codes. Measured here: with ``lambda_cont=1`` a
-            continuous code took over digit identity (2<->8, 7<->9 along cont0) and the
-            10-way code stayed at 80% digit accuracy after 3000 steps, hence 0.1.
-        cont_warmup: ramp ``lambda_cont`` linearly from 0 over this many steps (0 = off),
-            so the categorical code settles on the digits before the continuous codes pull.
-        lambda_real: weight of :func:`real_cluster_loss` on Q's categorical predictions
-            for *real* images in D's update (0 = the paper's InfoGAN). Not in InfoGAN: it
-            is regularized information maximisation (Krause et al. 2010; IMSAT, Hu et al.
-            2017) and makes Q's categories cluster the real data, which G's codes follow.
-        q_augment: an augmentation policy (:func:`ganforge.training.augment.diff_augment` names,
-            e.g. ``"affine"``) applied to the images Q reads the codes from; ``""`` (the
-            paper) reads them from the images D scores. Not in InfoGAN: a Q that must
-            recover the code from a rotated, sheared, rescaled copy cannot use slant or
-            size for the categorical code (IMSAT's self-augmentation, Hu et al. 2017).
         learn_std: let Q predict the continuous codes' std (else fixed at 1, as the
             official MNIST experiment).
         ngf, ndf: conv widths (the paper: 64); fc_dim, q_dim: FC widths (1024, 128).
@@ -425,17 +404,6 @@ def build_infogan(
     cat_dims = [int(k) for k in cat_dims]
     if not cat_dims and cont_dim == 0:
         raise ValueError("infogan needs at least one code: set cat_dims and/or cont_dim")
-    if q_augment:
-        from ganforge.training.augment import parse_policy
-
-        parse_policy(q_augment)  # unknown names fail here, naming the valid ones
     G = InfoGANGenerator(z_dim, out_shape, cat_dims, cont_dim, ngf, fc_dim)
     D = InfoGANDiscriminator(out_shape, cat_dims, cont_dim, ndf, fc_dim, q_dim, learn_std)
-    G.lambda_cat = float(lambda_cat)  # type: ignore[attr-defined]
-    G.lambda_cont = float(lambda_cont)  # type: ignore[attr-defined]
-    G.lambda_real = float(lambda_real)  # type: ignore[attr-defined]
-    if cont_warmup < 0:
-        raise ValueError(f"infogan cont_warmup must be >= 0 steps, got {cont_warmup}")
-    G.cont_warmup = int(cont_warmup)  # type: ignore[attr-defined]
-    G.q_augment = str(q_augment)  # type: ignore[attr-defined]
     return G, D

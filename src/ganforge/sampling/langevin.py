@@ -24,6 +24,9 @@ Usage::
     sampler = LatentLangevinSampler(G, D, real_x, steps=100, step_size=1e-3).fit()
     x = sampler.sample(2500, seed=0)          # (2500, *G.out_shape)
     sampler.stats.log_ratio_before, sampler.stats.log_ratio_after
+
+or, for a run folder, ``langevin_sampler_for_run("runs/gan-ring8")``
+(:mod:`ganforge.sampling.policy`).
 """
 
 from __future__ import annotations
@@ -31,24 +34,12 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import nn
 
-from ganforge.sampling import rejection
-from ganforge.sampling.rejection import discriminator_logits, load_run_for_sampling, platt_scale
-
-if TYPE_CHECKING:
-    from ganforge.core.config import TrainConfig
-
-__all__ = [
-    "LangevinStats",
-    "LatentLangevinSampler",
-    "check_supported",
-    "langevin_sampler_for_run",
-]
+from ganforge.sampling.calibration import discriminator_logits, platt_scale
 
 Tensor = torch.Tensor
 
@@ -185,6 +176,15 @@ class LatentLangevinSampler:
             out.append(zb.detach().cpu())
         return torch.cat(out) if out else z.clone()
 
+    def describe(self) -> dict[str, Any]:
+        """The sampler and its settings, for evaluation protocols."""
+        return {
+            "name": "langevin",
+            "power": self.power,
+            "steps": self.steps,
+            "step_size": self.step_size,
+        }
+
     def sample(self, n: int, *, seed: int = 0) -> Tensor:
         """``n`` samples (n, *G.out_shape) on the CPU: G at Langevin-moved latents.
 
@@ -198,43 +198,11 @@ class LatentLangevinSampler:
         return x.cpu()
 
 
-def check_supported(cfg: TrainConfig, G: nn.Module, where: str = "this run") -> None:
-    """Raise ValueError when the run's D or latents do not fit latent Langevin sampling: D
-    as for rejection sampling, and latents that are N(0, I) noise alone."""
-    rejection.check_supported(cfg, G, where, what="latent Langevin sampling")
-    if getattr(G, "train_step", "gan") == "infogan":
-        raise ValueError(
-            f"{where}: latent Langevin sampling cannot sample infogan models (its latents "
-            "hold categorical codes, not only N(0, I) noise)"
-        )
+def __getattr__(name: str) -> object:
+    """``langevin_sampler_for_run`` (from a run folder) lives with the other run-level rules in
+    :mod:`ganforge.sampling.policy`; this name keeps working here."""
+    if name == "langevin_sampler_for_run":
+        from ganforge.sampling import policy
 
-
-def langevin_sampler_for_run(
-    path: str | Path,
-    *,
-    steps: int | None = None,
-    step_size: float | None = None,
-    power: float | None = None,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-) -> LatentLangevinSampler:
-    """A fitted sampler from a run folder or checkpoint: its G_ema, its D, its data.
-
-    ``steps``, ``step_size`` and ``power`` override the run's ``sample.langevin_steps``,
-    ``sample.langevin_step_size`` and ``sample.power``; ``seed`` seeds the calibration.
-
-    Raises:
-        ValueError: an exported/zoo generator (no D), or a model this cannot sample.
-    """
-    cfg, G, D, real = load_run_for_sampling(path, device, what="latent Langevin sampling")
-    check_supported(cfg, G, str(path))
-    sc = cfg.sample
-    return LatentLangevinSampler(
-        G,
-        D,
-        real,
-        steps=sc.langevin_steps if steps is None else steps,
-        step_size=sc.langevin_step_size if step_size is None else step_size,
-        power=sc.power if power is None else power,
-        seed=seed,
-    ).fit()
+        return policy.langevin_sampler_for_run
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

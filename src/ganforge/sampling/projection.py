@@ -178,10 +178,10 @@ def add_project_parser(subparsers: Any) -> None:
 
 def cmd_project(args: argparse.Namespace) -> int:
     """Run a projection from parsed arguments; prints where the outputs went."""
-    import ganforge
     from ganforge.core.imaging import save_grid
+    from ganforge.hub.load import load_generator
 
-    G = ganforge.load(args.run)
+    G = load_generator(args.run)
     target = load_target_image(args.image, G.out_shape)
     latent, recon, hist = project(
         G, target, steps=args.steps, lr=args.lr, seed=args.seed, progress=not args.no_progress

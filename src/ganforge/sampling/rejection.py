@@ -28,6 +28,8 @@ Usage::
     sampler = DiscriminatorRejectionSampler(G, D, real_x).fit()
     x = sampler.sample(2500, seed=0)          # (2500, *G.out_shape)
     sampler.stats.acceptance                  # share of proposals kept
+
+or, for a run folder, ``sampler_for_run("runs/gan-grid25")`` (:mod:`ganforge.sampling.policy`).
 """
 
 from __future__ import annotations
@@ -35,54 +37,15 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-if TYPE_CHECKING:
-    from ganforge.core.config import TrainConfig
+from ganforge.sampling.calibration import discriminator_logits, platt_scale
 
 Tensor = torch.Tensor
-
-
-def discriminator_logits(D: nn.Module, x: Tensor) -> Tensor:
-    """D's logits (N,) in float32 for inputs ``x`` (N, ...) already on D's device."""
-    out = D(x)
-    if isinstance(out, tuple):  # InfoGAN's D returns (logits, Q) only when asked
-        out = out[0]
-    return out.float().reshape(-1)
-
-
-def platt_scale(logit_real: Tensor, logit_fake: Tensor) -> tuple[float, float, float]:
-    """Fit ``log ratio = a * logit + b`` by logistic regression of real (1) against fake (0).
-
-    Args:
-        logit_real: D's logits on real samples (N,).
-        logit_fake: D's logits on generated samples (M,).
-
-    Returns:
-        ``(a, b, loss)``: the calibration and its logistic loss on these logits
-        (``log 2`` = D tells nothing apart).
-    """
-    s = torch.cat([logit_real, logit_fake]).detach().float().cpu()
-    y = torch.cat([torch.ones(len(logit_real)), torch.zeros(len(logit_fake))])
-    ab = torch.tensor([1.0, 0.0], requires_grad=True)
-    opt = torch.optim.LBFGS([ab], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure() -> Tensor:
-        opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(ab[0] * s + ab[1], y)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    with torch.no_grad():
-        a, b = float(ab[0]), float(ab[1])
-        loss = F.binary_cross_entropy_with_logits(a * s + b, y)
-    return a, b, float(loss)
 
 
 @dataclass
@@ -252,6 +215,15 @@ class DiscriminatorRejectionSampler:
         """``power * log ratio`` (N,): the quantity ``M`` bounds and acceptance compares."""
         return self.power * self.log_ratio(x)
 
+    def describe(self) -> dict[str, Any]:
+        """The sampler and its settings, for evaluation protocols."""
+        return {
+            "name": "rejection",
+            "power": self.power,
+            "m_quantile": self.m_quantile,
+            "refine_steps": self.refine_steps,
+        }
+
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, max_proposals: int | None = None) -> Tensor:
         """``n`` accepted samples (n, *G.out_shape) on the CPU, in proposal order.
@@ -289,83 +261,11 @@ class DiscriminatorRejectionSampler:
         return torch.cat(kept)[:n]
 
 
-UNSUPPORTED_STEPS = ("conditional", "acgan")  # their D needs labels
+def __getattr__(name: str) -> object:
+    """``sampler_for_run`` (from a run folder) lives with the other run-level rules in
+    :mod:`ganforge.sampling.policy`; this name keeps working here."""
+    if name == "sampler_for_run":
+        from ganforge.sampling import policy
 
-
-def check_supported(
-    cfg: TrainConfig, G: nn.Module, where: str = "this run", *, what: str = "rejection sampling"
-) -> None:
-    """Raise ValueError when the run's D cannot score unlabelled single samples, which every
-    sampler driven by D (``what``, named in the message) needs."""
-    if cfg.tricks.pac > 1:
-        raise ValueError(f"{where}: {what} with a packed (PacGAN) D is not supported")
-    if getattr(G, "train_step", "gan") in UNSUPPORTED_STEPS:
-        raise ValueError(
-            f"{where}: {what} with a class-conditional D is not supported "
-            "(it scores an image only together with its label)"
-        )
-
-
-def has_discriminator(path: str | Path) -> bool:
-    """Run folders and checkpoints hold D; ``zoo:`` entries and exported folders do not."""
-    from ganforge.hub.export import is_exported_dir
-
-    return not (str(path).startswith("zoo:") or is_exported_dir(path))
-
-
-def load_run_for_sampling(
-    path: str | Path, device: str | torch.device = "cpu", *, what: str = "rejection sampling"
-) -> tuple[TrainConfig, nn.Module, nn.Module, Tensor]:
-    """``(config, G_ema, D, real data)`` of a run folder or checkpoint, for the samplers
-    driven by D (this module and :mod:`ganforge.sampling.langevin`).
-
-    Raises:
-        ValueError: an exported/zoo generator (it ships no D), named with the fix.
-    """
-    from ganforge.core.checkpoint import config_of, load_checkpoint
-    from ganforge.data import load_data
-    from ganforge.hub.load import generator_from_checkpoint
-    from ganforge.models import build_models
-    from ganforge.training.regularizers import apply_spectral_norm
-
-    if not has_discriminator(path):
-        raise ValueError(
-            f"{path}: {what} needs the run's discriminator, which exported and "
-            "zoo generators do not ship; pass the run folder or one of its checkpoints"
-        )
-    ckpt = load_checkpoint(path)
-    cfg = config_of(ckpt)
-    G = generator_from_checkpoint(ckpt).to(device)
-    _, D = build_models(cfg.model, tuple(ckpt["out_shape"]))
-    if cfg.tricks.spectral_norm:
-        apply_spectral_norm(D)
-    D.load_state_dict(ckpt["D"])
-    return cfg, G, D.to(device), load_data(cfg.data).x
-
-
-def sampler_for_run(
-    path: str | Path,
-    *,
-    m_quantile: float | None = None,
-    power: float | None = None,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-) -> DiscriminatorRejectionSampler:
-    """A fitted sampler from a run folder or checkpoint: its G_ema, its D, its data.
-
-    Args:
-        path: run folder or checkpoint file (exported generators and ``zoo:`` entries hold
-            no discriminator).
-        m_quantile: overrides the run's ``sample.m_quantile``.
-        power: overrides the run's ``sample.power``.
-        seed: seeds the calibration draws.
-        device: where G and D run.
-
-    Raises:
-        ValueError: an exported/zoo generator, or a model whose D this cannot use.
-    """
-    cfg, G, D, real = load_run_for_sampling(path, device)
-    check_supported(cfg, G, str(path))
-    q = cfg.sample.m_quantile if m_quantile is None else m_quantile
-    pw = cfg.sample.power if power is None else power
-    return DiscriminatorRejectionSampler(G, D, real, m_quantile=q, power=pw, seed=seed).fit()
+        return policy.sampler_for_run
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

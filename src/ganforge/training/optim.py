@@ -23,8 +23,10 @@ kernel launch per parameter group instead of one per tensor. Adam and AdamW use 
 kernels (one pass over each tensor for the whole update) when every parameter is a
 floating tensor on the CPU or a GPU: measured 1.2 vs 1.5 ms per step on the 2-D toy D.
 
-Schedules (:func:`build_schedule`) return a ``LambdaLR`` the engine steps once after
-every optimizer step; all of them support a linear warm-up.
+Schedules are multipliers of the base learning rates, :func:`lr_factor` of the step; the
+engine sets both optimizers' rates from it before every step, so the schedule's only
+state is the step counter the checkpoint already holds. All support a linear warm-up and
+a hold before the decay.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-from torch.optim.lr_scheduler import LambdaLR
 
 from ganforge.core.registry import OPTIMIZERS, Registry
 
@@ -168,50 +169,37 @@ def _cosine(t: float) -> float:
 SCHEDULES.add("warmup", _constant, help="linear warm-up over `warmup` steps, then constant")
 
 
-def lr_factor(name: str, step: int, total_steps: int, warmup: int = 0) -> float:
+def lr_factor(
+    name: str, step: int, total_steps: int, warmup: int = 0, decay_start: float = 0.0
+) -> float:
     """Multiplier of the base learning rate after ``step`` optimizer steps.
 
     During the warm-up (``step < warmup``) the factor rises linearly,
-    ``(step + 1) / warmup``, so the first update already moves; afterwards
-    ``t = (step - warmup) / (total_steps - warmup)`` runs from 0 to 1 and the named
-    shape gives the factor (constant 1, linear ``1 - t``, cosine ``(1 + cos(pi t)) / 2``).
+    ``(step + 1) / warmup``, so the first update already moves. It then holds at 1 until
+    ``start = max(warmup, decay_start * total_steps)``; afterwards
+    ``t = (step - start) / (total_steps - start)`` runs from 0 to 1 and the named shape
+    gives the factor (constant 1, linear ``1 - t``, cosine ``(1 + cos(pi t)) / 2``).
+    pix2pix and CycleGAN (Isola et al. 2017; Zhu et al. 2017) hold, then decay linearly to
+    zero over the second half: ``linear`` with ``decay_start = 0.5``.
     """
     shape = SCHEDULES.get(name)
     if step < warmup:
         return (step + 1) / warmup
-    t = (step - warmup) / max(1, total_steps - warmup)
+    start = max(float(warmup), decay_start * total_steps)
+    t = (step - start) / max(1.0, total_steps - start)
     return shape(min(max(t, 0.0), 1.0))
 
 
-def build_schedule(
-    name: str, optimizer: torch.optim.Optimizer, total_steps: int, warmup: int = 0
-) -> LambdaLR:
-    """A ``LambdaLR`` giving ``base_lr * lr_factor(name, step, total_steps, warmup)``.
-
-    Call ``scheduler.step()`` once after every ``optimizer.step()``; save and restore
-    ``scheduler.state_dict()`` with the checkpoint (it holds only the step counter and
-    base learning rates, so it loads with ``weights_only=True``).
-
-    Args:
-        name: ``constant``, ``linear``, ``cosine`` or ``warmup`` (constant after a
-            linear warm-up; needs ``warmup > 0``).
-        optimizer: the optimizer whose learning rate is scheduled.
-        total_steps: number of optimizer steps in the run (>= 1).
-        warmup: linear warm-up steps (0 = none), < ``total_steps``.
-
-    Raises:
-        UnknownNameError: unknown ``name`` (the message lists the valid ones).
-        ValueError: inconsistent step counts.
-    """
-    SCHEDULES.get(name)  # validate early, with the list of valid names
-    if total_steps < 1:
-        raise ValueError(f"lr schedule needs total_steps >= 1, got {total_steps}")
-    if not 0 <= warmup < total_steps:
-        raise ValueError(f"lr warm-up must be in [0, total_steps={total_steps}), got {warmup}")
+def check_schedule(name: str, total_steps: int, warmup: int = 0, decay_start: float = 0.0) -> None:
+    """Raise for a schedule that cannot run: an unknown name (the valid ones listed), a
+    warm-up not shorter than the run, ``warmup`` without warm-up steps, or a decay start
+    outside [0, 1)."""
+    SCHEDULES.get(name)
+    if total_steps >= 1 and not 0 <= warmup < max(total_steps, 1):
+        raise ValueError(
+            f"optim.warmup must be in [0, steps={total_steps}), got {warmup}; lower optim.warmup"
+        )
     if name == "warmup" and warmup == 0:
-        raise ValueError("lr schedule 'warmup' needs warmup > 0 steps (or use 'constant')")
-
-    def factor(step: int) -> float:
-        return lr_factor(name, step, total_steps, warmup)
-
-    return LambdaLR(optimizer, factor)
+        raise ValueError("optim.schedule = 'warmup' needs optim.warmup > 0 steps (or 'constant')")
+    if not 0.0 <= decay_start < 1.0:
+        raise ValueError(f"optim.decay_start must be in [0, 1), got {decay_start}")

@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from ganforge.models.base import StyleBased
+
 Tensor = torch.Tensor
 
 
@@ -48,10 +50,9 @@ class PathLengthPenalty:
         """Penalty for generator ``G`` on latents ``z``.
 
         Args:
-            G: a generator with ``training_ws(z) -> ws`` (or ``mapping(z)``) and
-                ``synthesis(ws, noise_mode=...)``, e.g.
-                :class:`~ganforge.models.stylegan.StyleGANGenerator`. Style mixing is
-                applied in training mode, as in the paper.
+            G: a :class:`~ganforge.models.base.StyleBased` generator (``training_ws`` and
+                ``synthesis``), e.g. :class:`~ganforge.models.stylegan.StyleGANGenerator`.
+                Style mixing is applied in training mode, as in the paper.
             z: (N, z_dim) latents on G's device.
             noise_mode: noise used for the generated images.
 
@@ -59,12 +60,12 @@ class PathLengthPenalty:
             Scalar ``mean((len - pl_mean)^2)``, differentiable with respect to G's
             parameters. Updates ``pl_mean`` (detached) as a side effect.
         """
-        if not (hasattr(G, "synthesis") and (hasattr(G, "training_ws") or hasattr(G, "mapping"))):
+        if not isinstance(G, StyleBased):
             raise TypeError(
-                "PathLengthPenalty needs a generator with mapping()/training_ws() and "
-                f"synthesis() (a StyleGAN generator), got {type(G).__name__}"
+                "PathLengthPenalty needs a style-based generator (mapping, synthesis: "
+                f"StyleGAN), got {type(G).__name__}"
             )
-        ws = G.training_ws(z) if hasattr(G, "training_ws") else G.mapping(z)
+        ws = G.training_ws(z)
         if not ws.requires_grad:  # e.g. a frozen mapping network: still measure w.r.t. ws
             ws = ws.detach().requires_grad_(True)
         img = G.synthesis(ws, noise_mode=noise_mode)

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganforge.training.callbacks import Callback, RunView
+
 try:
     import tomllib
 except ImportError:  # Python 3.10
@@ -886,6 +888,14 @@ def write_report(run_dir: str | Path, *, max_images: int = 40) -> Path:
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     return out
+
+
+class ReportCallback(Callback):
+    """Rebuild ``report.html`` at every sample grid and at the end of training
+    (``log.report``)."""
+
+    def on_samples(self, run: RunView, path: Path) -> None:
+        write_report(run.run_folder.path)
 
 
 # --------------------------------------------------------------------------- CLI

@@ -647,9 +647,9 @@ through latent space; the image re-renders as you go.</p>
 
 
 def cmd_serve(args: Any) -> int:
-    import ganforge
+    from ganforge.hub.load import load_generator
 
-    G = ganforge.load(args.run, device=args.device)
+    G = load_generator(args.run, device=args.device)
     server = make_server(G, args.host, args.port, name=str(args.run), quiet=args.quiet)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ganforge.core.config import ConfigError
+from ganforge.training.callbacks import Callback, RunView
 
 #: Folder inside the run folder that holds the event files.
 TB_DIR = "tensorboard"
@@ -130,3 +131,30 @@ def read_scalars(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
     acc = EventAccumulator(str(Path(run_dir) / TB_DIR), size_guidance={"scalars": 0})
     acc.Reload()
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+class TensorBoardCallback(Callback):
+    """Mirror ``metrics.jsonl`` and the sample grids into ``RUN/tensorboard``
+    (``log.tensorboard``)."""
+
+    def __init__(self) -> None:
+        self.logger: TensorBoardLogger | None = None
+
+    def on_train_start(self, run: RunView) -> None:
+        self.logger = TensorBoardLogger(run.run_folder.path)
+
+    def on_log(self, run: RunView, record: dict[str, Any]) -> None:
+        if self.logger is None:
+            return
+        if "event" not in record:
+            self.logger.log_scalars(record["step"], record)
+        elif record.get("event") == "eval":
+            self.logger.log_scalars(record["step"], record, prefix="eval")
+
+    def on_samples(self, run: RunView, path: Path) -> None:
+        if self.logger is not None and path.suffix == ".png":
+            self.logger.log_image_file(run.step, "samples", path)
+
+    def on_train_end(self, run: RunView) -> None:
+        if self.logger is not None:
+            self.logger.close()
