@@ -85,10 +85,10 @@ def test_load_target_image(tmp_path):
 
 
 def test_project_subcommand_writes_png_and_npy(tmp_path, monkeypatch):
-    import ganforge
+    import ganforge.hub.load
 
     G = _tiny_dcgan()
-    monkeypatch.setattr(ganforge, "load", lambda path, **kw: G)
+    monkeypatch.setattr(ganforge.hub.load, "load_generator", lambda path, **kw: G)
     with torch.no_grad():
         img = ((G(G.make_z(1, seed=1))[0, 0] + 1) * 127.5).round().byte().numpy()
     Image.fromarray(img).save(tmp_path / "t.png")
