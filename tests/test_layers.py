@@ -100,7 +100,6 @@ def test_old_module_paths_still_import_with_a_warning():
     assert any("ganforge.sampling.rejection" in str(w.message) for w in caught)
 
 
-@pytest.mark.xfail(strict=True, reason="the CLI still imports every subcommand up front")
 @pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["list", "presets"]])
 def test_help_does_not_import_torch(argv):
     code = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -211,11 +210,9 @@ def test_classes_stacked_labels_match_data():
 
 
 def _run_cli(argv: list[str]) -> int:
-    from ganforge.cli.eval import add_eval_parser
+    from ganforge.cli import build_parser
 
-    p = argparse.ArgumentParser()
-    add_eval_parser(p.add_subparsers(dest="command"))
-    args = p.parse_args(["eval", *argv])
+    args = build_parser(["eval"]).parse_args(["eval", *argv])
     return args.func(args)
 
 

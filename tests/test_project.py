@@ -3,17 +3,16 @@ image loading and the ``project`` subcommand."""
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
-from ganforge.models.base import Generator
+from ganforge.cli import build_parser
+from ganforge.models.base import Generator, StyleBased
 from ganforge.models.dcgan import build_dcgan
-from ganforge.sampling.projection import add_project_parser, is_stylegan, load_target_image, project
+from ganforge.sampling.projection import load_target_image, project
 
 
 def _tiny_dcgan() -> Generator:
@@ -50,6 +49,12 @@ class _FakeStyleG(Generator):
         assert noise_mode == "const" and ws.shape[1:] == (3, 5)
         return torch.tanh(self.lin(ws.mean(1))).view(-1, 1, 4, 4)
 
+    def training_ws(self, z):
+        raise AssertionError("projection never trains")
+
+    def style_mix(self, z_a, z_b, crossover_layer, **kw):
+        raise AssertionError("projection never mixes styles")
+
     def forward(self, z):
         return self.synthesis(z.new_zeros(len(z), 3, 5), noise_mode="const")
 
@@ -57,7 +62,7 @@ class _FakeStyleG(Generator):
 def test_stylegan_projection_optimises_w_from_w_avg():
     torch.manual_seed(0)
     G = _FakeStyleG().eval()
-    assert is_stylegan(G) and not is_stylegan(_tiny_dcgan())
+    assert isinstance(G, StyleBased) and not isinstance(_tiny_dcgan(), StyleBased)
     w_true = torch.randn(1, 5) * 0.5
     with torch.no_grad():
         target = G.synthesis(w_true[:, None].expand(-1, 3, -1), noise_mode="const")
@@ -92,9 +97,7 @@ def test_project_subcommand_writes_png_and_npy(tmp_path, monkeypatch):
     with torch.no_grad():
         img = ((G(G.make_z(1, seed=1))[0, 0] + 1) * 127.5).round().byte().numpy()
     Image.fromarray(img).save(tmp_path / "t.png")
-    parser = argparse.ArgumentParser()
-    add_project_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
+    args = build_parser(["project"]).parse_args(
         ["project", "RUN", str(tmp_path / "t.png"), "--steps", "5", "--no-progress"]
     )
     assert args.func(args) == 0

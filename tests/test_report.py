@@ -177,13 +177,10 @@ def test_report_is_cheap_to_refresh(tiny_run: Path) -> None:
 
 
 def test_report_cli(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
+    from ganforge.cli import build_parser
 
-    from ganforge.ui.report import add_report_parser
-
-    p = argparse.ArgumentParser()
-    add_report_parser(p.add_subparsers())
-    args = p.parse_args(["report", str(tiny_run), "--max-images", "2"])
+    argv = ["report", str(tiny_run), "--max-images", "2"]
+    args = build_parser(argv).parse_args(argv)
     assert args.func(args) == 0
     assert capsys.readouterr().out.strip() == str(tiny_run / "report.html")
     page = (tiny_run / "report.html").read_text(encoding="utf-8")

@@ -205,14 +205,12 @@ def test_unsupported_modality_is_refused_at_start() -> None:
 
 
 def test_serve_parser_defaults_to_localhost() -> None:
-    import argparse
+    from ganforge.cli import build_parser
+    from ganforge.cli.serve import run
 
-    from ganforge.ui.serve import add_serve_parser, cmd_serve
-
-    p = argparse.ArgumentParser()
-    add_serve_parser(p.add_subparsers())
-    args = p.parse_args(["serve", "zoo:dcgan-mnist"])
-    assert (args.host, args.port, args.func) == ("127.0.0.1", 8000, cmd_serve)
+    argv = ["serve", "zoo:dcgan-mnist"]
+    args = build_parser(argv).parse_args(argv)
+    assert (args.host, args.port, args.func) == ("127.0.0.1", 8000, run)
 
 
 # --------------------------------------------------------------------------- browser

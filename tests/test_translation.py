@@ -4,7 +4,6 @@ exporting translators into the zoo."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from ganforge.apps.translation.train import (
     load_translator,
     psnr,
 )
-from ganforge.cli.translate import add_translate_parser
+from ganforge.cli import build_parser
 from ganforge.core.checkpoint import CheckpointError
 
 TINY = {"ngf": 8, "ndf": 8, "batch_size": 4, "progress": False, "eval_n": 20}
@@ -312,9 +311,7 @@ def test_apply_file_and_folder(edges_small, color_unpaired, tmp_path):
 
 # ----------------------------------------------------------------------------- CLI
 def _cli(argv: list[str]) -> int:
-    p = argparse.ArgumentParser()
-    add_translate_parser(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(argv)
+    args = build_parser(["translate"]).parse_args(argv)
     return int(args.func(args) or 0)
 
 

@@ -28,11 +28,11 @@ import torch
 DEFAULT_SWEEP = "0,0.05,0.1,0.15,0.2,0.25,0.3"
 
 
-def add_attack_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.ArgumentParser:
     """Register ``attack`` on the ``ganforge`` subcommand parser; returns the subparser."""
-    a = subparsers.add_parser(
+    a = sub.add_parser(
         "attack",
-        help="adversarial examples: FGSM, PGD or AdvGAN against a classifier",
+        help=help_text,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -62,7 +62,7 @@ def add_attack_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--device", default="", help="cpu, cuda ... (default: cuda when available)")
     a.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    a.set_defaults(func=run_attack)
+    a.set_defaults(func=run)
     return a
 
 
@@ -108,7 +108,7 @@ def _method_attack(args: argparse.Namespace, model: Any, eps: float, method: str
     return run
 
 
-def run_attack(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``ganforge attack``; returns the exit status."""
     from ganforge.apps.adversarial.attacks import attack_in_batches, attack_report
     from ganforge.apps.adversarial.classifier import load_target

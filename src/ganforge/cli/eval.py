@@ -11,16 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Any
-
-__all__ = ["add_eval_parser", "run_eval"]
 
 
-def add_eval_parser(subparsers: Any) -> None:
-    """Add the ``eval`` subcommand to an ``argparse`` subparsers object."""
-    e = subparsers.add_parser(
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.ArgumentParser:
+    e = sub.add_parser(
         "eval",
-        help="evaluate a run/checkpoint/folder/array: FID, KID, IS, PR, DC, mode coverage",
+        help=help_text,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -52,7 +48,15 @@ def add_eval_parser(subparsers: Any) -> None:
     e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     e.add_argument("--no-cache", action="store_true", help="do not read/write cached real features")
     e.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    e.set_defaults(func=run_eval)
+    e.add_argument(
+        "--sampler",
+        choices=["run", "g"],
+        default="run",
+        help="run: the run's [sample] policy (rejection/Langevin where it names one, as "
+        "its metrics.jsonl was measured); g: the generator alone (default run)",
+    )
+    e.set_defaults(func=run)
+    return e
 
 
 def _fmt(v: float) -> str:
@@ -63,7 +67,7 @@ def _fmt(v: float) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def run_eval(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``ganforge eval``; prints a table (or JSON with ``--json``); returns 0."""
     from ganforge.metrics.evaluate import evaluate
 
@@ -85,6 +89,7 @@ def run_eval(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress and not args.json,
         use_cache=not args.no_cache,
+        sampler=args.sampler,
     )
     if args.json:
         print(json.dumps(res, sort_keys=False))
@@ -96,7 +101,12 @@ def run_eval(args: argparse.Namespace) -> int:
     proto = res["protocol"]
     real = proto["real"]
     real_s = real["spec"] if isinstance(real, dict) else real
-    print(f"\nsource: {proto['source']}   real: {real_s}   seed: {proto['seed']}")
+    sampler = proto.get("sampler") or {}
+    drawn = ", ".join(f"{k}={v}" for k, v in sampler.items() if k != "note") or "data"
+    print(f"\nsource: {proto['source']}   sampler: {drawn}   real: {real_s}")
+    print(f"seed: {proto['seed']}")
+    if sampler.get("note"):
+        print(f"note: {sampler['note']}")
     for name, info in proto["metrics"].items():
         parts = [f"{k}={v}" for k, v in info.items() if k not in ("kind",)]
         print(f"  {name}: " + ", ".join(parts))

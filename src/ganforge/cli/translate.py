@@ -31,12 +31,12 @@ _FIXED_ON_RESUME = (
 )  # fmt: skip
 
 
-def add_translate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.ArgumentParser:
     """Register ``translate`` (with ``train``, ``apply``, ``eval``) on the ``ganforge``
     subcommand parser; returns the ``translate`` parser."""
-    p = subparsers.add_parser(
+    p = sub.add_parser(
         "translate",
-        help="image-to-image translation: pix2pix (paired) and CycleGAN (unpaired)",
+        help=help_text,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

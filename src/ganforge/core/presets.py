@@ -11,9 +11,21 @@ PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 PRESETS: Registry[Path] = Registry("preset")
 DEFAULT_PRESET = "dcgan-mnist"
 
+
+def preset_summary(text: str) -> str:
+    """The leading comment block of a preset file, on one line, up to its first sentence."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("# ").strip())
+    block = " ".join(lines)
+    end = block.find(". ")
+    return block if end < 0 else block[: end + 1]
+
+
 for _path in sorted(PRESET_DIR.glob("*.toml")):
-    _first = _path.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
-    PRESETS.add(_path.stem, _path, help=_first)
+    PRESETS.add(_path.stem, _path, help=preset_summary(_path.read_text(encoding="utf-8")))
 
 
 def load_preset_or_file(name_or_path: str) -> tuple[str, TrainConfig]:

@@ -14,6 +14,12 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
+def first_paragraph(doc: str) -> str:
+    """A docstring's first paragraph on one line (a summary cut at a line break would stop
+    mid-sentence)."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
 class UnknownNameError(KeyError):
     """Raised when a registry is asked for a name it does not hold."""
 
@@ -44,8 +50,7 @@ class Registry(Generic[T]):
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._items[name] = obj
-            doc = help or (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
-            self._help[name] = doc
+            self._help[name] = help or first_paragraph(getattr(obj, "__doc__", None) or "")
             return obj
 
         return deco

@@ -1,9 +1,11 @@
-"""Controls of coded and class-conditional generators: traversals and per-class sampling.
+"""Controls of a generator: code traversals and per-class samples (InfoGAN, conditional
+GANs), truncation and style mixing (StyleGAN), interpolation between latents (any).
 
-Works with any generator whose latent is ``[noise | codes]``
-(:class:`~ganforge.models.infogan.CodedLatents`: InfoGAN's ``cat0``/``cont0``... codes,
-the conditional GAN's ``class`` code). Used by ``ganforge sample --traverse CODE`` and
-``--class K``; :mod:`ganforge.metrics.codes` scores them.
+Traversals work with any generator whose latent is ``[noise | codes]``
+(:class:`~ganforge.models.base.LatentCodes`: InfoGAN's ``cat0``/``cont0``... codes, the
+conditional GAN's ``class`` code). ``ganforge sample --traverse/--class/--truncation/
+--style-mix/--interpolate`` call :func:`sample_with_controls`; Python callers get the same
+images from the same functions; :mod:`ganforge.metrics.codes` scores the codes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ganforge.models.base import Generator
+from ganforge.models.base import ClassConditional, Generator, LatentCodes, StyleBased
 
 Tensor = torch.Tensor
 
@@ -23,7 +25,7 @@ SPAN = 2.0
 
 
 def _codes_of(G: Generator) -> list[Any]:
-    layout = getattr(G, "code_layout", None)
+    layout = G.code_layout if isinstance(G, LatentCodes) else None
     if not layout:
         raise ValueError(
             f"{type(G).__name__} has no latent codes; --traverse works with the infogan "
@@ -83,12 +85,45 @@ def sample_class(G: Generator, n: int, class_id: int, *, seed: int | None = 0) -
     Raises:
         ValueError: G is not class-conditional, or the class is out of range.
     """
-    if hasattr(G, "sample_class"):
+    if isinstance(G, ClassConditional):
         return G.sample_class(n, int(class_id), seed=seed)
     raise ValueError(
         f"{type(G).__name__} is not class-conditional; --class needs a 'cgan' model "
         "(for InfoGAN, whose categories are learned without labels, use --traverse cat0)"
     )
+
+
+def _style_based(G: Generator, what: str) -> StyleBased:
+    if not isinstance(G, StyleBased):
+        raise ValueError(f"{what} needs a style-based generator (model 'stylegan')")
+    return G
+
+
+@torch.no_grad()
+def style_mix(G: Generator, seed_a: int, seed_b: int, *, truncation_psi: float = 1.0) -> Tensor:
+    """A strip of ``num_ws + 1`` images mixing two seeds' styles (StyleGAN, Karras et al.
+    2019, figure 3): image ``k`` takes its first ``k`` styles from ``seed_a``'s latent and
+    the rest from ``seed_b``'s — 0 is B's image, ``num_ws`` is A's. (num_ws + 1, C, H, W)
+    in [-1, 1]."""
+    Gs = _style_based(G, "style mixing")
+    za, zb = G.make_z(1, seed=seed_a).to(G.device), G.make_z(1, seed=seed_b).to(G.device)
+    xs = [Gs.style_mix(za, zb, k, truncation_psi=truncation_psi) for k in range(Gs.num_ws + 1)]
+    return torch.cat(xs).float().cpu().clamp(-1, 1)
+
+
+def interpolate(G: Generator, seed_a: int, seed_b: int, n: int) -> Tensor:
+    """``n`` images (n, *out_shape) on the straight line from ``seed_a``'s latent to
+    ``seed_b``'s, both ends included."""
+    za, zb = G.make_z(1, seed=seed_a), G.make_z(1, seed=seed_b)
+    t = torch.linspace(0, 1, n).view(-1, 1)
+    return G.generate((1 - t) * za + t * zb)
+
+
+def truncated(G: Generator, n: int, truncation_psi: float, *, seed: int = 0) -> Tensor:
+    """``n`` samples with W truncated towards its mean by ``truncation_psi`` (StyleGAN's
+    truncation trick: below 1 trades diversity for typical, cleaner images)."""
+    Gs = _style_based(G, "truncation")
+    return Gs.sample(n, seed=seed, truncation_psi=truncation_psi).clamp(-1, 1)
 
 
 def sample_with_controls(
@@ -97,29 +132,46 @@ def sample_with_controls(
     seed: int = 0,
     traverse: str | None = None,
     class_id: int | None = None,
+    *,
+    truncation: float | None = None,
+    style_mix_seeds: tuple[int, int] | None = None,
+    interpolate_seeds: tuple[int, int] | None = None,
 ) -> Tensor:
-    """What ``ganforge sample`` writes: plain samples, a traversal, or one class.
+    """What ``ganforge sample`` writes: plain samples, or one control at a time.
 
     Args:
         G: the generator.
         n: number of samples; for a traversal, the number of rows is ``max(1, n // cols)``
-            (so ``-n 100`` gives 10 rows of 10).
+            (so ``-n 100`` gives 10 rows of 10); for an interpolation, its length.
         seed: seeds the noise.
         traverse: a code name (``cat0``, ``cont1``, ``class`` ...) to vary along rows.
         class_id: generate only this class (conditional models).
+        truncation: StyleGAN truncation psi (alone, or for a style-mixing strip).
+        style_mix_seeds: two seeds whose styles a strip mixes (:func:`style_mix`).
+        interpolate_seeds: two seeds to interpolate between (:func:`interpolate`).
 
     Returns:
         (N, *out_shape) in [-1, 1]; for a traversal N = rows * :func:`traversal_columns`
         and the grid should have that many columns (see :func:`write_controlled_samples`).
     """
-    if traverse is not None and class_id is not None:
-        raise ValueError("give --traverse or --class, not both")
+    chosen = [traverse, class_id, style_mix_seeds, interpolate_seeds]
+    if sum(c is not None for c in chosen) > 1:
+        raise ValueError("give one of --traverse, --class, --style-mix, --interpolate")
     if traverse is not None:
         cols = traversal_columns(G, traverse)
-        return globals()["traverse"](G, traverse, n_rows=max(1, n // cols), seed=seed)
+        return _traverse(G, traverse, n_rows=max(1, n // cols), seed=seed)
     if class_id is not None:
         return sample_class(G, n, class_id, seed=seed)
+    if style_mix_seeds is not None:
+        return style_mix(G, *style_mix_seeds, truncation_psi=truncation or 1.0)
+    if interpolate_seeds is not None:
+        return interpolate(G, *interpolate_seeds, n)
+    if truncation is not None:
+        return truncated(G, n, truncation, seed=seed)
     return G.sample(n, seed=seed)
+
+
+_traverse = traverse
 
 
 def write_controlled_samples(

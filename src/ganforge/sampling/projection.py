@@ -16,7 +16,6 @@ by side (PNG) and the latent as ``.npy`` beside it.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganforge.models.base import Generator
+from ganforge.models.base import Generator, StyleBased
 
 Tensor = torch.Tensor
 
-__all__ = ["project", "load_target_image", "add_project_parser", "cmd_project", "is_stylegan"]
-
-
-def is_stylegan(G: Any) -> bool:
-    """Whether ``G`` exposes the mapping/synthesis split that W projection needs."""
-    return all(hasattr(G, a) for a in ("mapping", "synthesis", "w_avg"))
+__all__ = ["project", "load_target_image"]
 
 
 def load_target_image(path: str | Path, shape: tuple[int, ...]) -> Tensor:
@@ -70,7 +64,7 @@ def load_target_image(path: str | Path, shape: tuple[int, ...]) -> Tensor:
 
 
 def _initial_latent(G: Generator, target: Tensor, seed: int, n_starts: int) -> Tensor:
-    if is_stylegan(G):
+    if isinstance(G, StyleBased):
         return G.w_avg.detach().clone().float()[None]  # (1, w_dim)
     cands = G.make_z(n_starts, seed=seed).to(target.device)
     with torch.no_grad():
@@ -79,7 +73,7 @@ def _initial_latent(G: Generator, target: Tensor, seed: int, n_starts: int) -> T
 
 
 def _render(G: Generator, latent: Tensor) -> Tensor:
-    if is_stylegan(G):
+    if isinstance(G, StyleBased):
         ws = latent[:, None, :].expand(-1, G.num_ws, -1)
         return G.synthesis(ws, noise_mode="const")
     return G(latent)
@@ -149,51 +143,3 @@ def project(
         for p, f in zip(G.parameters(), flags, strict=True):
             p.requires_grad_(f)
     return latent.detach().cpu(), recon.cpu(), history
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_project_parser(subparsers: Any) -> None:
-    """Add ``ganforge project RUN IMAGE [--steps N] [--lr LR] [--seed S] [--out PATH]``."""
-    p = subparsers.add_parser(
-        "project",
-        help="find the latent (W for StyleGAN, z otherwise) that reproduces an image",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("run", help="run folder, checkpoint file or zoo:NAME")
-    p.add_argument("image", help="target image file (PNG, JPEG ...), resized to G's resolution")
-    p.add_argument("--steps", type=int, default=500, help="optimisation steps (default 500)")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default 0.05)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the starting latents")
-    p.add_argument(
-        "--out",
-        help="side-by-side PNG (target | reconstruction); the latent goes to the same name "
-        "with .npy (default: IMAGE_projected.png next to the image)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=cmd_project)
-
-
-def cmd_project(args: argparse.Namespace) -> int:
-    """Run a projection from parsed arguments; prints where the outputs went."""
-    from ganforge.core.imaging import save_grid
-    from ganforge.hub.load import load_generator
-
-    G = load_generator(args.run)
-    target = load_target_image(args.image, G.out_shape)
-    latent, recon, hist = project(
-        G, target, steps=args.steps, lr=args.lr, seed=args.seed, progress=not args.no_progress
-    )
-    img = Path(args.image)
-    out = Path(args.out) if args.out else img.with_name(f"{img.stem}_projected.png")
-    if out.suffix.lower() != ".png":
-        raise ValueError(f"--out must end in .png, got {out.name}")
-    save_grid(torch.cat([target, recon.clamp(-1, 1)]), out, nrow=2)
-    npy = out.with_suffix(".npy")
-    np.save(npy, latent.numpy())
-    kind = "w" if is_stylegan(G) else "z"
-    print(f"MSE {hist[0]:.4f} -> {hist[-1]:.4f} after {args.steps} steps")
-    print(f"wrote {out} (target | reconstruction) and {npy} ({kind}, shape {tuple(latent.shape)})")
-    return 0

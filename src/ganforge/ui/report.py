@@ -896,27 +896,3 @@ class ReportCallback(Callback):
 
     def on_samples(self, run: RunView, path: Path) -> None:
         write_report(run.run_folder.path)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def cmd_report(args: Any) -> int:
-    path = write_report(args.run, max_images=args.max_images)
-    print(path)
-    return 0
-
-
-def add_report_parser(subparsers: Any) -> None:
-    """Register ``ganforge report RUN [--max-images K]``."""
-    p = subparsers.add_parser(
-        "report", help="(re)build RUN/report.html: config, samples, curves, guard events"
-    )
-    p.add_argument("run", help="run folder")
-    p.add_argument(
-        "--max-images",
-        type=int,
-        default=40,
-        help="most sample grids to embed, evenly spaced (default 40)",
-    )
-    p.set_defaults(func=cmd_report)

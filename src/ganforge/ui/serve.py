@@ -33,7 +33,6 @@ import io
 import json
 import math
 import re
-import sys
 import tempfile
 import threading
 from http import HTTPStatus
@@ -641,40 +640,3 @@ through latent space; the image re-renders as you go.</p>
 <script>var DIMS={EXPLORER_DIMS};{_PAGE_JS}</script>
 </body></html>
 """
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def cmd_serve(args: Any) -> int:
-    from ganforge.hub.load import load_generator
-
-    G = load_generator(args.run, device=args.device)
-    server = make_server(G, args.host, args.port, name=str(args.run), quiet=args.quiet)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(
-            f"warning: serving on {args.host}: anyone who can reach this machine can use "
-            "the generator (there is no authentication)",
-            file=sys.stderr,
-        )
-    print(f"serving {args.run} at {server.url}  (Ctrl-C to stop)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
-
-def add_serve_parser(subparsers: Any) -> None:
-    """Register ``ganforge serve RUN_OR_ZOO [--port P] [--host H]``."""
-    p = subparsers.add_parser(
-        "serve", help="local HTTP sampling server with a latent-explorer page"
-    )
-    p.add_argument("run", help="run folder, checkpoint, exported folder or zoo:NAME")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--device", default="cpu", help="device for the generator (default cpu)")
-    p.add_argument("--quiet", action="store_true", help="do not log every request")
-    p.set_defaults(func=cmd_serve)

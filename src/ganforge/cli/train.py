@@ -1,0 +1,128 @@
+"""``ganforge train``: train a GAN from a preset, a TOML config or your own data.
+
+ganforge train                                   the default preset (dcgan-mnist)
+ganforge train gan-ring8                         a named preset (`ganforge list presets`)
+ganforge train my.toml --set optim.lr_g=1e-4     a config file, with typed overrides
+ganforge train dcgan-mnist --data my_images/     another data source
+ganforge train --resume runs/dcgan-mnist --steps 6000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from ganforge.core.config import ConfigError, apply_override, dumps
+
+
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.ArgumentParser:
+    t = sub.add_parser(
+        "train",
+        help=help_text,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("config", nargs="?", help="preset name or TOML file (default: dcgan-mnist)")
+    t.add_argument("--out", help="run folder (default: runs/PRESET, numbered if taken)")
+    t.add_argument("--steps", type=int, help="total steps to train (with --resume: to reach)")
+    t.add_argument(
+        "--data", help="built-in data name, image or WAV folder, .txt, .npz/.npy, IDX or CIFAR file"
+    )
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: auto)")
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optim.lr_g=1e-4 (repeatable)",
+    )
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--dry-run", action="store_true", help="print the config and model sizes")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    t.set_defaults(func=run)
+    return t
+
+
+def _unique_run_dir(base: Path) -> Path:
+    """``runs/NAME``, or ``runs/NAME-2``, ``-3``... when it already holds a run."""
+    if not base.exists() or not any(base.iterdir()):
+        return base
+    i = 2
+    while (base.parent / f"{base.name}-{i}").exists():
+        i += 1
+    return base.parent / f"{base.name}-{i}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``ganforge train``."""
+    from ganforge.core.checkpoint import config_of, load_checkpoint
+    from ganforge.core.presets import DEFAULT_PRESET, load_preset_or_file
+
+    if args.resume:
+        if args.config:
+            raise ConfigError("give either a preset/TOML or --resume RUN_DIR, not both")
+        out = Path(args.resume)
+        cfg = config_of(load_checkpoint(out))
+        resume = True
+    else:
+        name, cfg = load_preset_or_file(args.config or DEFAULT_PRESET)
+        out = Path(args.out) if args.out else _unique_run_dir(Path("runs") / name)
+        resume = False
+        if (out / "checkpoints" / "latest.pt").exists() and not args.dry_run:
+            raise ConfigError(
+                f"{out} already holds a run; continue it with `ganforge train --resume {out}` "
+                "or choose another --out"
+            )
+    if args.data:
+        if resume:
+            raise ConfigError("--data cannot change on --resume (the run's data is fixed)")
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, spec=args.data))
+    if args.seed is not None:
+        if resume:
+            raise ConfigError("--seed cannot change on --resume")
+        cfg = dataclasses.replace(cfg, seed=args.seed)
+    if args.steps is not None:
+        cfg = dataclasses.replace(cfg, steps=args.steps)
+    if args.device:
+        cfg = dataclasses.replace(cfg, device=args.device)
+    for assignment in args.set or []:
+        cfg = apply_override(cfg, assignment)
+    if args.no_progress:
+        cfg = dataclasses.replace(cfg, log=dataclasses.replace(cfg.log, progress=False))
+
+    from ganforge.apps.gan import gan_trainer
+
+    trainer = gan_trainer(cfg, out, resume=resume)
+    if args.dry_run:
+        n_g = sum(p.numel() for p in trainer.G.parameters())
+        n_d = sum(p.numel() for p in trainer.D.parameters())
+        print(dumps(cfg))
+        print(
+            f"# data: {trainer.data.name}: {len(trainer.data)} items of shape "
+            f"{trainer.data.item_shape}, {len(trainer.data.skipped)} files skipped"
+        )
+        print(f"# G: {n_g:,} parameters, D: {n_d:,} parameters, device {trainer.device}")
+        print(f"# would write to {out}")
+        return 0
+    if trainer.step >= cfg.steps:
+        print(
+            f"{out} is already at step {trainer.step} >= {cfg.steps}; "
+            "pass --steps N with a larger total to train further"
+        )
+        return 0
+    print(
+        f"training {cfg.model.name} on {trainer.data.name} ({len(trainer.data)} items) "
+        f"for {cfg.steps} steps -> {out}"
+    )
+    if trainer.data.skipped:
+        print(
+            f"note: skipped {len(trainer.data.skipped)} unreadable files (listed in "
+            f"{out / 'metrics.jsonl'})"
+        )
+    try:
+        trainer.run()
+    except KeyboardInterrupt:
+        return 130
+    print(f"done: {getattr(trainer, 'final_samples', out / 'samples.png')}")
+    return 0
