@@ -29,8 +29,8 @@ import torch
 from ganforge.apps.translation.data import DIGIT_COLORS, synthetic_task
 from ganforge.apps.translation.train import (
     TranslationConfig,
-    TranslationTrainer,
     evaluate_translation,
+    train_translation,
 )
 
 
@@ -90,7 +90,7 @@ def main() -> None:
 
                 shutil.rmtree(out)
             t0, c0 = time.perf_counter(), time.process_time()
-            rec = TranslationTrainer(cfg, out).run()
+            rec = train_translation(cfg, out)
             secs = time.perf_counter() - t0
             results.append(
                 {

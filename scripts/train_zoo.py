@@ -9,7 +9,7 @@ table of entries with hashes and numbers is written to ``src/ganforge/hub/zoo/en
     python scripts/train_zoo.py --reuse dcgan-mnist=runs/dcgan-mnist   # package an existing run
 
 Translation entries (TRANSLATION_ENTRIES: pix2pix on the synthetic mnist tasks) are trained
-with ``TranslationTrainer``, exported with ``export_translator`` and measured with
+with ``train_translation``, exported with ``export_translator`` and measured with
 ``evaluate_translation`` (held-out L1 and PSNR against the true mapping) on the fp16 weights.
 """
 
@@ -26,11 +26,11 @@ import ganforge
 from ganforge.apps.gan import gan_trainer
 from ganforge.apps.translation import (
     TranslationConfig,
-    TranslationTrainer,
     evaluate_translation,
     export_translator,
     load_translation_data,
     load_translator,
+    train_translation,
 )
 from ganforge.core.presets import load_preset_or_file
 from ganforge.hub.export import export_safetensors, sha256_file
@@ -141,7 +141,7 @@ def package_translation(name: str, run: Path, train: bool) -> dict:
     cfg = dataclasses.replace(cfg, progress=False)
     if train:
         print(f"== training {name} ({cfg.steps} steps) -> {run}")
-        TranslationTrainer(cfg, run).run()
+        train_translation(cfg, run)
     tr = load_translator(run)
     plain = {k: v for k, v in cfg.to_dict().items() if k not in _TRANSLATION_LOGGING}
     saved = {k: v for k, v in tr.config.to_dict().items() if k not in _TRANSLATION_LOGGING}

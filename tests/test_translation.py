@@ -30,14 +30,14 @@ from ganforge.apps.translation.models import (
 )
 from ganforge.apps.translation.train import (
     TranslationConfig,
-    TranslationTrainer,
     apply_translation,
     export_translator,
     load_translator,
     psnr,
+    translation_trainer,
 )
 from ganforge.cli import build_parser
-from ganforge.core.checkpoint import CheckpointError
+from ganforge.core.checkpoint import CheckpointError, load_checkpoint
 
 TINY = {"ngf": 8, "ndf": 8, "batch_size": 4, "progress": False, "eval_n": 20}
 
@@ -241,17 +241,17 @@ def test_psnr_closed_form() -> None:
 def test_one_training_step_updates_all_networks(method, edges_small, color_unpaired, tmp_path):
     data = edges_small if method == "pix2pix" else color_unpaired
     cfg = TranslationConfig(method=method, steps=1, **TINY)
-    tr = TranslationTrainer(cfg, tmp_path / "run", data=data)
-    before = {k: [p.clone() for p in m.parameters()] for k, m in tr.models.items()}
+    tr = translation_trainer(cfg, tmp_path / "run", data=data)
+    before = {k: [p.clone() for p in m.parameters()] for k, m in tr.nets.items()}
     logs = tr.train_step()
-    assert tr.step == 1 and all(np.isfinite(v) for v in logs.values())
-    for k, m in tr.models.items():
+    assert tr.step == 1 and all(torch.isfinite(v) for v in logs.values())
+    for k, m in tr.nets.items():
         assert any(
             not torch.equal(p0, p) for p0, p in zip(before[k], m.parameters(), strict=True)
         ), k
     if method == "cyclegan":
-        assert len(tr.pools["A"]) == 4 and len(tr.pools["B"]) == 4
-        assert not tr.use_identity  # 1 -> 3 channels: identity loss cannot apply
+        assert len(tr.objective.pools["A"]) == 4 and len(tr.objective.pools["B"]) == 4
+        assert not tr.objective.use_identity  # 1 -> 3 channels: identity loss cannot apply
 
 
 @pytest.mark.parametrize("method", ["pix2pix", "cyclegan"])
@@ -260,30 +260,31 @@ def test_resume_is_exact(method, edges_small, tmp_path):
     kw = dict(TINY, pool_size=3, sample_every=100, ckpt_every=100)
     if method == "cyclegan":
         data = TranslationData(edges_small.a, edges_small.b.flip(0), False, "x")
-    straight = TranslationTrainer(
+    straight = translation_trainer(
         TranslationConfig(method=method, steps=4, **kw), tmp_path / "a", data=data
     )
     straight.run()
-    first = TranslationTrainer(
+    first = translation_trainer(
         TranslationConfig(method=method, steps=2, **kw), tmp_path / "b", data=data
     )
     first.run()
-    resumed = TranslationTrainer(
+    resumed = translation_trainer(
         TranslationConfig(steps=4, progress=False), tmp_path / "b", resume=True, data=data
     )
-    assert resumed.step == 2 and resumed.cfg.method == method and resumed.cfg.ngf == 8
+    assert resumed.step == 2 and resumed.cfg.objective.name == method
+    assert resumed.cfg.model.args["ngf"] == 8
     resumed.run()
-    for k, m in straight.models.items():
+    for k, m in straight.nets.items():
         for (name, p), q in zip(
-            m.state_dict().items(), resumed.models[k].state_dict().values(), strict=True
+            m.state_dict().items(), resumed.nets[k].state_dict().values(), strict=True
         ):
             assert torch.equal(p, q), f"{k}.{name} differs after resume"
     with pytest.raises(ValueError, match="already holds a run"):
-        TranslationTrainer(TranslationConfig(method=method, **kw), tmp_path / "b", data=data)
+        translation_trainer(TranslationConfig(method=method, **kw), tmp_path / "b", data=data)
 
 
 def test_apply_file_and_folder(edges_small, color_unpaired, tmp_path):
-    TranslationTrainer(
+    translation_trainer(
         TranslationConfig(method="cyclegan", steps=1, **TINY), tmp_path / "run", data=color_unpaired
     ).run()
     assert (tmp_path / "run" / "samples.png").exists()
@@ -300,7 +301,7 @@ def test_apply_file_and_folder(edges_small, color_unpaired, tmp_path):
         assert im.size == (28, 28) and im.mode == "L"  # B -> A is grey
     tr = load_translator(tmp_path / "run")
     assert tr.directions == ("AtoB", "BtoA") and tr.step == 1
-    TranslationTrainer(
+    translation_trainer(
         TranslationConfig(method="pix2pix", steps=1, **TINY), tmp_path / "p2p", data=edges_small
     ).run()
     with pytest.raises(ValueError, match="one direction"):
@@ -322,8 +323,14 @@ def test_cli_train_resume_apply_eval(tmp_path, capsys):
                  "--steps", "2", *common]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "held-out error vs true mapping" in out
-    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert cfg["method"] == "pix2pix" and cfg["ngf"] == 8
+    # the run folder is ganforge train's: config.toml, the checkpoint, the log, the report
+    from ganforge.core.config import load_toml
+
+    cfg = load_toml(tmp_path / "run" / "config.toml")
+    assert cfg.objective.name == "pix2pix" and cfg.model.args["ngf"] == 8
+    assert (tmp_path / "run" / "report.html").is_file()
+    log = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert '"loss_l1"' in log and '"final": true' in log
     assert _cli(["translate", "train", "pix2pix", "--out", run, "--resume", "--steps", "3",
                  "--no-progress"]) == 0  # fmt: skip
     assert load_translator(run).step == 3
@@ -349,7 +356,7 @@ def test_cli_train_resume_apply_eval(tmp_path, capsys):
 def p2p_run(edges_small, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("p2p") / "run"
     torch.set_num_threads(1)
-    TranslationTrainer(
+    translation_trainer(
         TranslationConfig(method="pix2pix", steps=2, **TINY), out, data=edges_small
     ).run()
     return out
@@ -385,11 +392,11 @@ def test_export_translator_round_trip_fp32_and_fp16(p2p_run, p2p_export, edges_s
 
 
 def test_export_cyclegan_keeps_both_generators(color_unpaired, tmp_path):
-    trainer = TranslationTrainer(
+    trainer = translation_trainer(
         TranslationConfig(method="cyclegan", steps=1, **TINY), tmp_path / "run", data=color_unpaired
     )
     trainer.run()
-    tr = trainer.translator()
+    tr = load_translator(tmp_path / "run")
     exp = export_translator(tr, tmp_path / "exp")
     from safetensors.torch import load_file
 
@@ -476,3 +483,25 @@ def test_shipped_pix2pix_edges_translates_a_digit(tmp_path):
     (out,) = apply_translation("zoo:pix2pix-edges", tmp_path / "one.png", tmp_path / "e.png")
     with Image.open(out) as im:
         assert im.size == (28, 28)
+
+
+def test_checkpoints_of_the_old_translation_loop_still_load(p2p_run, edges_small, tmp_path):
+    """ganforge 0.1 wrote translation checkpoints of its own layout ("translation" config,
+    networks under "models"); they translate as before and refuse a resume clearly."""
+    from ganforge.core.checkpoint import save_checkpoint
+
+    new = load_checkpoint(p2p_run)
+    tr = load_translator(p2p_run)
+    legacy = {
+        "kind": "translation",
+        "translation": tr.config.to_dict(),
+        "step": new["step"],
+        "channels": new["channels"],
+        "resolution": new["resolution"],
+        "models": {"G": new["G"], "D": new["D"]},
+    }
+    save_checkpoint(legacy, tmp_path / "old" / "checkpoints" / "latest.pt")
+    old = load_translator(tmp_path / "old")
+    assert old.step == tr.step and torch.equal(old(edges_small.a_test), tr(edges_small.a_test))
+    with pytest.raises(CheckpointError, match="cannot be resumed"):
+        translation_trainer(TranslationConfig(steps=9), tmp_path / "old", resume=True)

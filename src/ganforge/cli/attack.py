@@ -3,9 +3,11 @@
     ganforge attack --model lenet --data mnist5k --method pgd --eps 0.3 --n 1000 --out runs/atk
 
 Writes into ``--out``: ``report.json`` (clean accuracy, adversarial accuracy, success rate,
-perturbation norms, timing, and the accuracy-vs-eps sweep), ``grid.png`` (originals,
+perturbation norms, timing, and the accuracy-vs-eps sweep when ``--sweep`` asks for one),
+``grid.png`` (originals,
 amplified perturbations, adversarial images, each with the model's prediction),
-``accuracy_vs_eps.png`` and, for AdvGAN, the trained generator ``advgan.safetensors``.
+``accuracy_vs_eps.png`` (with ``--sweep``) and, for AdvGAN, the trained generator
+``advgan.safetensors`` beside its training run folder ``advgan-run/``.
 
 ``--model`` is ``lenet`` (the mnist5k LeNet shipped with ganforge) or a weights file:
 a ``.safetensors`` or ``.pt`` state dict of a
@@ -53,8 +55,9 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.Argu
     a.add_argument("--advgan", metavar="FILE", help="use a saved AdvGAN instead of training one")
     a.add_argument(
         "--sweep",
-        default=DEFAULT_SWEEP,
-        help=f"eps values of the accuracy plot (FGSM, PGD); '' skips it; default {DEFAULT_SWEEP}",
+        default="",
+        help=f"also attack at these eps values with FGSM and PGD and plot accuracy against eps, "
+        f"e.g. --sweep {DEFAULT_SWEEP} (default: only the attack asked for)",
     )
     a.add_argument("--resolution", type=int, default=0, help="resize data to this side")
     a.add_argument("--channels", type=int, default=0, help="convert data to 1 or 3 channels")
@@ -153,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 device=device,
                 progress=progress,
+                out=out / "advgan-run",
             )
             info["train_seconds"] = time.perf_counter() - t0
             info["advgan"] = str(attack.save(out / "advgan.safetensors"))

@@ -11,7 +11,7 @@ import textwrap
 KINDS = {
     "models": ("ganforge.models", "ganforge.core.registry", "MODELS"),
     "losses": ("ganforge.training.losses", "ganforge.core.registry", "LOSSES"),
-    "objectives": ("ganforge.training.objectives", "ganforge.training.objective", "OBJECTIVES"),
+    "objectives": ("ganforge.apps", "ganforge.training.objective", "OBJECTIVES"),
     "optimizers": ("ganforge.training.optim", "ganforge.core.registry", "OPTIMIZERS"),
     "datasets": ("ganforge.data", "ganforge.core.registry", "DATASETS"),
     "presets": ("ganforge.core.presets", "ganforge.core.presets", "PRESETS"),

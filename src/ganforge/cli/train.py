@@ -91,18 +91,21 @@ def run(args: argparse.Namespace) -> int:
     if args.no_progress:
         cfg = dataclasses.replace(cfg, log=dataclasses.replace(cfg.log, progress=False))
 
-    from ganforge.apps.gan import gan_trainer
+    from ganforge.apps import trainer_for
 
-    trainer = gan_trainer(cfg, out, resume=resume)
+    trainer = trainer_for(cfg, out, resume=resume)
     if args.dry_run:
-        n_g = sum(p.numel() for p in trainer.G.parameters())
-        n_d = sum(p.numel() for p in trainer.D.parameters())
+        sizes = ", ".join(
+            f"{name}: {sum(p.numel() for p in trainer.nets[name].parameters()):,}"
+            for names in trainer.groups.values()
+            for name in names
+        )
         print(dumps(cfg))
         print(
             f"# data: {trainer.data.name}: {len(trainer.data)} items of shape "
             f"{trainer.data.item_shape}, {len(trainer.data.skipped)} files skipped"
         )
-        print(f"# G: {n_g:,} parameters, D: {n_d:,} parameters, device {trainer.device}")
+        print(f"# parameters: {sizes}; device {trainer.device}")
         print(f"# would write to {out}")
         return 0
     if trainer.step >= cfg.steps:
@@ -112,8 +115,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     print(
-        f"training {cfg.model.name} on {trainer.data.name} ({len(trainer.data)} items) "
-        f"for {cfg.steps} steps -> {out}"
+        f"training {trainer.objective.describe()}, steps {trainer.step} -> {cfg.steps}, into {out}"
     )
     if trainer.data.skipped:
         print(

@@ -22,8 +22,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-from ganforge.apps.translation.train import TranslationConfig
-
 # Options whose value defines the run: they cannot change on --resume.
 _FIXED_ON_RESUME = (
     "data", "batch_size", "resolution", "channels", "direction", "ngf", "ndf", "n_blocks",
@@ -89,12 +87,15 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.Argu
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    from ganforge.apps.translation.train import TranslationConfig
+
     names = [f.name for f in dataclasses.fields(TranslationConfig)]
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 def cmd_translate_train(args: argparse.Namespace) -> int:
-    from ganforge.apps.translation.train import TranslationTrainer
+    from ganforge.apps.translation.train import TranslationConfig, translation_trainer
+    from ganforge.core.checkpoint import config_of, load_checkpoint
     from ganforge.core.config import ConfigError
 
     over = _overrides(args)
@@ -109,18 +110,18 @@ def cmd_translate_train(args: argparse.Namespace) -> int:
                 f"--{fixed[0].replace('_', '-')} cannot change on --resume (the run's "
                 "config is fixed); only --steps, --device and --no-progress can"
             )
-        from ganforge.core.checkpoint import load_checkpoint
-
-        saved = load_checkpoint(args.out).get("translation") or {}
-        if saved.get("method", args.method) != args.method:
-            raise ConfigError(f"{args.out} is a {saved['method']} run, not {args.method}")
+        ckpt = load_checkpoint(args.out)
+        saved = config_of(ckpt) if "config" in ckpt else None
+        method = saved.objective.name if saved else ckpt.get("translation", {}).get("method")
+        if method != args.method:
+            raise ConfigError(f"{args.out} is a {method} run, not {args.method}")
         # Without --steps, a resumed run continues to the total it was started with.
-        over.setdefault("steps", int(saved.get("steps", 0)))
-        trainer = TranslationTrainer(TranslationConfig(**over), args.out, resume=True)
+        over.setdefault("steps", saved.steps if saved else 0)
+        trainer = translation_trainer(TranslationConfig(**over), args.out, resume=True)
     else:
         if not args.data:
             raise ConfigError("--data is required (mnist-edges, mnist-color or a folder)")
-        trainer = TranslationTrainer(TranslationConfig(**over), args.out)
+        trainer = translation_trainer(TranslationConfig(**over), args.out)
     cfg = trainer.cfg
     if trainer.step >= cfg.steps:
         print(
@@ -128,23 +129,24 @@ def cmd_translate_train(args: argparse.Namespace) -> int:
             "pass --steps N with a larger total to train further"
         )
         return 0
-    d = trainer.data
+    pairs = trainer.objective.pairs
     print(
-        f"training {cfg.method} on {d.name}: {len(d.a)} A {tuple(d.a.shape[1:])} -> "
-        f"{len(d.b)} B {tuple(d.b.shape[1:])}, {cfg.steps} steps -> {args.out}"
+        f"training {cfg.objective.name} on {pairs.name}: {len(pairs.a)} A "
+        f"{tuple(pairs.a.shape[1:])} -> {len(pairs.b)} B {tuple(pairs.b.shape[1:])}, "
+        f"steps {trainer.step} -> {cfg.steps}, into {args.out}"
     )
-    if d.skipped:
+    if pairs.skipped:
         print(
-            f"note: skipped {len(d.skipped)} files (listed in {Path(args.out) / 'metrics.jsonl'})"
+            f"note: skipped {len(pairs.skipped)} files (listed in "
+            f"{Path(args.out) / 'metrics.jsonl'})"
         )
     try:
-        rec = trainer.run()
+        trainer.run()
     except KeyboardInterrupt:
-        trainer.save()
-        print(f"interrupted at step {trainer.step}; saved; continue with --resume")
         return 130
-    if "eval" in rec:
-        ev = rec["eval"]
+    final = [r for r in trainer.run_folder.records() if r.get("event") == "eval" and r.get("final")]
+    if final:
+        ev = final[-1]
         print(f"held-out error vs true mapping: L1 {ev['l1']:.4f}, PSNR {ev['psnr']:.2f} dB")
     print(f"done: {Path(args.out) / 'samples.png'}")
     return 0

@@ -35,9 +35,20 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -
 
 def _atomic_save(img: Image.Image, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        img.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_image(image: torch.Tensor, path: str | Path) -> Path:
+    """Write one (C, H, W) image in [-1, 1] as a PNG of its own size, atomically."""
+    arr = to_uint8(image[None])[0]
+    path = Path(path)
+    _atomic_save(Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr), path)
+    return path
 
 
 def save_grid(

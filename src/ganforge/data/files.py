@@ -272,6 +272,31 @@ def to_l_or_rgb(im: Image.Image) -> tuple[Image.Image, bool]:
     return im.convert("RGB"), False  # CMYK, YCbCr, LAB, HSV, RGBX
 
 
+def _open(path: Path, draft_size: int = 0) -> tuple[Image.Image, bool]:
+    """Open and fully decode one image file as ('L' or 'RGB', is_grayscale): EXIF
+    orientation applied, alpha composited on white, palettes and 16-bit modes converted
+    (:func:`to_l_or_rgb`). ``draft_size`` lets JPEG decode at a reduced size >= it."""
+    with Image.open(path, formats=PIL_FORMATS) as im:
+        if draft_size and im.format in ("JPEG", "MPO"):
+            # DCT-domain downscaling: decodes at 1/2, 1/4 or 1/8 size while staying
+            # >= the target, several times faster for large photos
+            im.draft(im.mode, (draft_size, draft_size))
+        if im.getexif().get(0x0112, 1) != 1:  # EXIF orientation: camera photos
+            im = ImageOps.exif_transpose(im)
+        im.load()
+        return to_l_or_rgb(im)
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """One image file at its own size: uint8 (C, H, W), C = 1 (grey) or 3 (RGB) — the
+    decoding every loader shares (image folders, translation pairs, projection targets)."""
+    im, _ = _open(Path(path))
+    arr = np.asarray(im)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
 def decode_image(path: Path, resolution: int, channels: int = 0) -> tuple[np.ndarray, bool]:
     """Decode one file to uint8 (R, R) grayscale or (R, R, 3) RGB, centre-cropped and
     Lanczos-resized to ``resolution``.
@@ -284,15 +309,7 @@ def decode_image(path: Path, resolution: int, channels: int = 0) -> tuple[np.nda
     Returns:
         (pixels, is_grayscale). Raises whatever the decoder raises on a bad file.
     """
-    with Image.open(path, formats=PIL_FORMATS) as im:
-        if im.format in ("JPEG", "MPO"):
-            # DCT-domain downscaling: decodes at 1/2, 1/4 or 1/8 size while staying
-            # >= the target, several times faster for large photos
-            im.draft(im.mode, (resolution, resolution))
-        if im.getexif().get(0x0112, 1) != 1:  # EXIF orientation: camera photos
-            im = ImageOps.exif_transpose(im)
-        im.load()
-        im, gray = to_l_or_rgb(im)
+    im, gray = _open(path, draft_size=resolution)
     if channels == 1 and not gray:
         im, gray = im.convert("L"), True
     w, h = im.size

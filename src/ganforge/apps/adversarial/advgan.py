@@ -24,8 +24,13 @@ down to train on a CPU in minutes. Images are in [0, 1] on the attack side.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
-import time
+import math
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -33,9 +38,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.apps.adversarial.attacks import frozen_eval
+from ganforge.core.config import (
+    ConfigError,
+    DataConfig,
+    LogConfig,
+    LossConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    OptimConfig,
+    TrainConfig,
+)
+from ganforge.core.imaging import save_grid
 from ganforge.data.base import TensorData
+from ganforge.training.losses import build_loss
+from ganforge.training.objective import OBJECTIVES, Objective, StepContext
+
+Tensor = torch.Tensor
 
 __all__ = [
+    "AdvGANArgs",
+    "AdvGANObjective",
     "PerturbationGenerator",
     "AdvGANDiscriminator",
     "AdvGANAttack",
@@ -238,6 +260,126 @@ def _as_unit_images(data: TensorData | torch.Tensor) -> torch.Tensor:
     return data.float()
 
 
+@dataclass(frozen=True)
+class AdvGANArgs:
+    """AdvGAN's settings (``objective.args``).
+
+    Attributes:
+        eps: L-inf bound of the perturbation (``eps * tanh`` output).
+        gan_weight: ``alpha`` of the paper times 2: the paper's LSGAN term is
+            ``E[(D(x + G(x)) - 1)^2]``, twice the registered ``lsgan`` G loss.
+        hinge_weight: ``beta``, weight of the L2 hinge.
+        hinge_bound: ``c`` of the hinge; 0 means ``eps * sqrt(C*H*W) / 2``, half the
+            largest L2 norm the L-inf bound allows, so the hinge only trims saturated
+            perturbations.
+        kappa: C&W confidence margin.
+        target_label: train a targeted attack towards this class; -1 for untargeted.
+        target: the attacked classifier: ``lenet`` or a weights file
+            (:func:`~ganforge.apps.adversarial.classifier.load_target`).
+    """
+
+    eps: float = 0.3
+    gan_weight: float = 2.0
+    hinge_weight: float = 1.0
+    hinge_bound: float = 0.0
+    kappa: float = 0.0
+    target_label: int = -1
+    target: str = "lenet"
+
+
+@OBJECTIVES.register("advgan", help="AdvGAN: a generator of adversarial perturbations (Xiao 2018)")
+class AdvGANObjective(Objective):
+    """G perturbs, D tells clean from perturbed, the frozen target classifier is fooled.
+
+    Labels are the target's own predictions on the clean images (so items it already
+    misclassifies are not rewarded) — AdvGAN is a black box to the labels; only the
+    target's logits are used, and its weights stay frozen (eval mode, no gradients).
+    """
+
+    name = "advgan"
+    ema: Mapping[str, str] = {}
+    args_type = AdvGANArgs
+
+    def __init__(self, cfg: TrainConfig, data: TensorData, target: nn.Module | None = None) -> None:
+        super().__init__(cfg, data)
+        a: AdvGANArgs = self.args
+        if not data.is_image or data.x.shape[-1] % 4 or data.x.shape[-2] % 4:
+            raise ConfigError(
+                f"AdvGAN needs images with sides divisible by 4, got {data.item_shape}"
+            )
+        if target is None:
+            from ganforge.apps.adversarial.classifier import load_target
+
+            target = load_target(a.target)
+        self.target = target
+        self.loss = build_loss(cfg.loss.name, **cfg.loss.args)
+        self.bound = a.hinge_bound or a.eps * math.prod(data.item_shape) ** 0.5 / 2
+        self.fixed = (data.x[:8] + 1) / 2
+
+    def build_networks(self) -> dict[str, nn.Module]:
+        c = self.data.item_shape[0]
+        width = int(self.cfg.model.args.get("width", 16))
+        n_res = int(self.cfg.model.args.get("n_res", 2))
+        return {
+            "G": PerturbationGenerator(c, self.args.eps, width, n_res),
+            "D": AdvGANDiscriminator(c, width),
+        }
+
+    def setup(self, ctx: StepContext) -> None:
+        self.target.to(ctx.device)
+
+    def step(self, ctx: StepContext) -> dict[str, Tensor]:
+        a: AdvGANArgs = self.args
+        G, D = ctx.nets["G"], ctx.nets["D"]
+        x, _ = ctx.next_batch()
+        x = (x + 1) / 2
+        with frozen_eval(self.target):
+            with torch.no_grad():
+                y = self.target(x).argmax(1)
+            labels = torch.full_like(y, a.target_label) if a.target_label >= 0 else y
+            with ctx.autocast():
+                x_adv = (x + G(x)).clamp(0, 1)
+                d_real, d_fake = D(x), D(x_adv.detach())
+            loss_d = self.loss.d(d_real, d_fake)  # LSGAN: clean -> 1, adversarial -> 0
+            ctx.update("D", loss_d)
+            # G: fool f, look real to D, keep ||delta||_2 under the hinge bound.
+            with ctx.autocast():
+                logits = self.target(x_adv).float()
+                d_adv = D(x_adv)
+            l_adv = cw_margin_loss(logits, labels, targeted=a.target_label >= 0, kappa=a.kappa)
+            l_gan = self.loss.g(None, d_adv)
+            delta = (x_adv - x).float()
+            l_hinge = (delta.flatten(1).norm(dim=1) - self.bound).clamp(min=0).mean()
+            loss_g = l_adv + a.gan_weight * l_gan + a.hinge_weight * l_hinge
+            ctx.update("G", loss_g)
+        pred = logits.detach().argmax(1)
+        fooled = (pred == labels) if a.target_label >= 0 else (pred != labels)
+        return {
+            "loss_d": loss_d.detach(),
+            "loss_g": loss_g.detach(),
+            "l_adv": l_adv.detach(),
+            "l_gan": l_gan.detach(),
+            "l_hinge": l_hinge.detach(),
+            "fool_rate": fooled.float().mean(),
+        }
+
+    @torch.no_grad()
+    def write_samples(self, nets: Mapping[str, nn.Module], path: Path, step: int) -> Path:
+        """Rows: clean images, perturbations (scaled to the full range), adversarial images."""
+        G = nets["G"]
+        was = G.training
+        G.eval()
+        try:
+            x = self.fixed.to(next(G.parameters()).device)
+            delta = G(x).float().cpu()
+        finally:
+            G.train(was)
+        x = x.cpu()
+        adv = (x + delta).clamp(0, 1)
+        rows = torch.cat([x * 2 - 1, delta / self.args.eps, adv * 2 - 1])
+        return save_grid(rows, path, nrow=len(x))
+
+
 def train_advgan(
     target: nn.Module,
     data: TensorData | torch.Tensor,
@@ -246,7 +388,7 @@ def train_advgan(
     steps: int,
     batch_size: int = 128,
     lr: float = 1e-3,
-    gan_weight: float = 1.0,
+    gan_weight: float = 2.0,
     hinge_weight: float = 1.0,
     hinge_bound: float | None = None,
     kappa: float = 0.0,
@@ -257,97 +399,61 @@ def train_advgan(
     device: str | torch.device = "cpu",
     log_every: int = 50,
     progress: bool = False,
+    out: str | Path | None = None,
 ) -> AdvGANAttack:
-    """Train an AdvGAN generator against a fixed classifier (Xiao et al. 2018).
-
-    Labels are the target's own predictions on the clean images (so items it already
-    misclassifies are not rewarded) — AdvGAN is a black box to the labels; only the
-    target's logits are used, and its weights stay frozen (eval mode, no gradients).
+    """Train an AdvGAN generator against a fixed classifier (Xiao et al. 2018) on the shared
+    engine (non-finite guard, exact resume, precision, run folder).
 
     Args:
         target: classifier on [0, 1] images (N, C, H, W) -> logits (N, K).
         data: training images: a :class:`TensorData` (stored in [-1, 1]) or a tensor
             already in [0, 1]; labels are not needed.
-        eps: L-inf bound of the perturbation (``eps * tanh`` output).
+        eps, gan_weight, hinge_weight, hinge_bound, kappa, target_label: see
+            :class:`AdvGANArgs` (None: the default hinge bound; untargeted).
         steps: generator/discriminator updates (one of each per step).
         batch_size, lr: Adam (betas 0.5, 0.999) for both networks.
-        gan_weight: ``alpha`` of the paper, weight of the LSGAN loss.
-        hinge_weight: ``beta``, weight of the L2 hinge.
-        hinge_bound: ``c`` of the hinge; default ``eps * sqrt(C*H*W) / 2``, half the largest
-            L2 norm the L-inf bound allows, so the hinge only trims saturated perturbations.
-        kappa: C&W confidence margin.
-        target_label: train a targeted attack towards this class; None for untargeted.
         width, n_res: generator/discriminator width and residual blocks.
         seed: seeds initial weights and batch order.
         device: where to train.
         log_every: record losses and the batch's fooling rate every this many steps.
-        progress: show a tqdm bar.
+        progress: show a progress bar.
+        out: the run folder (config.toml, checkpoints, metrics.jsonl, samples, report);
+            default a temporary folder removed afterwards.
 
     Returns:
-        The trained :class:`AdvGANAttack` (its ``history`` holds the training log).
+        The trained :class:`AdvGANAttack` (its ``history`` holds the logged records).
     """
-    x_all = _as_unit_images(data)
+    from ganforge.training.trainer import Trainer
+    from ganforge.ui.report import ReportCallback
+
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    n, c = x_all.shape[:2]
-    dim = x_all[0].numel()
-    bound = hinge_bound if hinge_bound is not None else eps * dim**0.5 / 2
-    torch.manual_seed(seed)
-    G = PerturbationGenerator(c, eps, width, n_res).to(device)
-    D = AdvGANDiscriminator(c, width).to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
-    gen = torch.Generator().manual_seed(seed)
-    history: list[dict[str, float]] = []
-    order = torch.randperm(n, generator=gen)
-    pos = 0
-    it = range(1, steps + 1)
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc="advgan", unit="step")
-    t0 = time.perf_counter()
-    with frozen_eval(target):
-        for step in it:
-            if pos + batch_size > n:
-                order, pos = torch.randperm(n, generator=gen), 0
-            x = x_all[order[pos : pos + batch_size]].to(device)
-            pos += batch_size
-            with torch.no_grad():
-                y = target(x).argmax(1)
-            labels = torch.full_like(y, target_label) if target_label is not None else y
-
-            x_adv = (x + G(x)).clamp(0, 1)
-            # Discriminator: LSGAN, real -> 1, adversarial -> 0.
-            d_loss = 0.5 * ((D(x) - 1).pow(2).mean() + D(x_adv.detach()).pow(2).mean())
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-
-            # Generator: fool f, look real to D, keep ||delta||_2 under the hinge bound.
-            logits = target(x_adv)
-            l_adv = cw_margin_loss(logits, labels, targeted=target_label is not None, kappa=kappa)
-            l_gan = (D(x_adv) - 1).pow(2).mean()
-            delta = x_adv - x
-            l_hinge = (delta.flatten(1).norm(dim=1) - bound).clamp(min=0).mean()
-            g_loss = l_adv + gan_weight * l_gan + hinge_weight * l_hinge
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-
-            if step % log_every == 0 or step == steps:
-                pred = logits.argmax(1)
-                fooled = (pred == labels) if target_label is not None else (pred != labels)
-                rec = {
-                    "step": step,
-                    "d_loss": d_loss.item(),
-                    "l_adv": l_adv.item(),
-                    "l_gan": l_gan.item(),
-                    "l_hinge": l_hinge.item(),
-                    "fool_rate": fooled.float().mean().item(),
-                    "seconds": time.perf_counter() - t0,
-                }
-                history.append(rec)
-                if progress:
-                    it.set_postfix(fool=f"{rec['fool_rate']:.2f}", adv=f"{rec['l_adv']:.2f}")
-    return AdvGANAttack(G.eval(), target_label=target_label, history=history)
+    x01 = _as_unit_images(data)
+    args = AdvGANArgs(
+        eps=eps, gan_weight=gan_weight, hinge_weight=hinge_weight,
+        hinge_bound=hinge_bound or 0.0, kappa=kappa,
+        target_label=-1 if target_label is None else int(target_label),
+        target="(given in Python)",
+    )  # fmt: skip
+    cfg = TrainConfig(
+        seed=seed,
+        steps=steps,
+        batch_size=min(batch_size, len(x01)),
+        device=str(device),
+        data=DataConfig(spec=getattr(data, "name", "") or "tensor", labels=False),
+        model=ModelConfig("advgan", 0, {"width": width, "n_res": n_res}),
+        loss=LossConfig("lsgan"),
+        objective=ObjectiveConfig("advgan", dataclasses.asdict(args)),
+        optim=OptimConfig("adam", lr, lr, 0.5, 0.999),
+        log=LogConfig(every=log_every, sample_every=max(log_every, steps // 4), ckpt_every=steps,
+                      n_samples=8, progress=progress),
+    )  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        if out is None:
+            out = stack.enter_context(tempfile.TemporaryDirectory(prefix="advgan-"))
+        objective = AdvGANObjective(cfg, TensorData(x01 * 2 - 1, name=cfg.data.spec), target)
+        trainer = Trainer(cfg, out, objective=objective, callbacks=[ReportCallback()])
+        trainer.run()
+        history = [r for r in trainer.run_folder.records() if "event" not in r]
+    G = trainer.nets["G"].eval()
+    return AdvGANAttack(G, target_label=target_label, history=history)

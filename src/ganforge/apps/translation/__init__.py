@@ -10,11 +10,13 @@
 
 See :mod:`.models` (U-Net, ResNet generator, PatchGAN, history pool), :mod:`.data`
 (paired/side-by-side/unpaired folders, ``mnist-edges`` and ``mnist-color`` tasks) and
-:mod:`.train` (loops, checkpoints, evaluation). Command line: ``ganforge translate``.
+:mod:`.objectives` (the pix2pix and CycleGAN steps of the shared engine) and :mod:`.train`
+(runs, evaluation, loading, export). Command line: ``ganforge translate``.
 """
 
 from __future__ import annotations
 
+from ganforge.apps.translation import objectives  # noqa: F401  (registers pix2pix, cyclegan)
 from ganforge.apps.translation.data import (
     SYNTHETIC_TASKS,
     TranslationData,
@@ -29,13 +31,13 @@ from ganforge.apps.translation.models import (
 )
 from ganforge.apps.translation.train import (
     TranslationConfig,
-    TranslationTrainer,
     Translator,
     apply_translation,
     evaluate_translation,
     export_translator,
     load_translator,
     train_translation,
+    translation_trainer,
 )
 
 __all__ = [
@@ -48,11 +50,11 @@ __all__ = [
     "ResnetGenerator",
     "UNetGenerator",
     "TranslationConfig",
-    "TranslationTrainer",
     "Translator",
     "apply_translation",
     "evaluate_translation",
     "export_translator",
     "load_translator",
     "train_translation",
+    "translation_trainer",
 ]

@@ -26,11 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
 
+from ganforge.data.files import IMAGE_EXTENSIONS, read_image
 from ganforge.data.transforms import to_model_range
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 SYNTHETIC_TASKS = ("mnist-edges", "mnist-color")
 HELD_OUT_PER_CLASS = 50
 
@@ -44,7 +43,6 @@ __all__ = [
     "mnist_edges",
     "mnist_color",
     "DIGIT_COLORS",
-    "read_image",
     "list_images",
     "SYNTHETIC_TASKS",
 ]
@@ -172,26 +170,8 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
     )
-
-
-def read_image(path: str | Path) -> torch.Tensor:
-    """Decode one image file -> uint8 (C, H, W) with C = 1 (grey), 3 (RGB) or 4 (RGBA)."""
-    with Image.open(path) as im:
-        im.load()
-        if im.mode in ("L", "RGB", "RGBA"):
-            pass
-        elif im.mode in ("1", "I;16", "I", "F"):
-            im = im.convert("L")
-        elif im.mode in ("P", "LA", "PA") or "transparency" in im.info:
-            im = im.convert("RGBA")
-        else:
-            im = im.convert("RGB")
-        arr = np.asarray(im)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
 def _stack(images: list[torch.Tensor], resolution: int, channels: int) -> torch.Tensor:
@@ -207,7 +187,7 @@ def _read_all(paths: list[Path], skipped: list[tuple[str, str]]) -> list[tuple[P
     for p in paths:
         try:
             out.append((p, read_image(p)))
-        except (UnidentifiedImageError, OSError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - any decoder failure means: skip this file
             skipped.append((str(p), str(e) or type(e).__name__))
     return out
 

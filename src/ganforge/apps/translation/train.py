@@ -1,64 +1,65 @@
-"""pix2pix and CycleGAN training loops, evaluation against a known mapping, and applying a
-trained translator to image files.
+"""pix2pix and CycleGAN runs on the shared engine, evaluation against a known mapping, and
+applying a trained translator to image files.
 
-pix2pix (Isola et al. 2017, section 3): ``G* = arg min_G max_D L_cGAN(G, D) + 100 L1(G)``,
-D sees the input concatenated with the real or generated output; D's loss is halved to
-slow it relative to G; Adam(2e-4, 0.5, 0.999).
-
-CycleGAN (Zhu et al. 2017, sections 3-4): two generators G_AB, G_BA and two PatchGANs
-D_A, D_B with least-squares GAN losses, cycle loss ``10 (|G_BA(G_AB(a)) - a| +
-|G_AB(G_BA(b)) - b|)``, identity loss ``0.5 * 10 (|G_AB(b) - b| + |G_BA(a) - a|)``
-(only when both domains have the same channel count), D updated on a 50-image history of
-generated images, D's loss halved; Adam(2e-4, 0.5, 0.999). Both papers keep the learning
-rate constant and then decay it linearly to zero; here the decay covers the second half of
-``steps``.
-
-A run folder holds ``config.json``, ``checkpoints/latest.pt`` (atomic, versioned, loads with
-``weights_only=True``; models, optimizers, history pools and RNG states, so a resumed run
-continues exactly), ``samples/step_N.png`` grids, ``samples.png`` (latest) and
-``metrics.jsonl`` (losses, and held-out L1/PSNR when the data has true pairs).
+The training itself is :mod:`.objectives` (``pix2pix``, ``cyclegan``) inside
+:class:`~ganforge.training.trainer.Trainer`: a run folder holds ``config.toml``,
+``checkpoints/latest.pt`` (atomic, versioned, ``weights_only``; networks, optimizers,
+history pools and RNG states, so a resumed run continues exactly), ``samples/step_*.png``,
+``samples.png``, ``metrics.jsonl`` (losses, and held-out L1/PSNR when the data has true
+pairs) and ``report.html`` — the same folder as ``ganforge train``. :class:`TranslationConfig`
+is the flat, paper-named view of that run's config (``ganforge translate train`` flags).
 
 ``export_translator`` writes a run's generator(s) as ``generator.safetensors`` +
-``config.json`` (the zoo's layout); ``load_translator`` reads run folders, checkpoints,
-such exported folders and ``zoo:NAME``.
+``config.json`` (the zoo's layout); ``load_translator`` reads run folders, checkpoints
+(also those of ganforge 0.1's own translation loop), such exported folders and ``zoo:NAME``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ganforge.apps.translation.data import (
     TranslationData,
     list_images,
-    load_translation_data,
-    read_image,
 )
-from ganforge.apps.translation.models import (
-    HistoryPool,
-    PatchDiscriminator,
-    ResnetGenerator,
-    UNetGenerator,
+from ganforge.apps.translation.objectives import (
+    KIND,
+    TranslationNetworks,
+    TranslationObjective,
+    build_translation_networks,
 )
-from ganforge.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ganforge.core.imaging import save_grid
+from ganforge.core.checkpoint import CheckpointError, config_of, load_checkpoint
+from ganforge.core.config import (
+    DataConfig,
+    EvalConfig,
+    LogConfig,
+    LossConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    OptimConfig,
+    TrainConfig,
+)
+from ganforge.core.imaging import save_image
+from ganforge.data.files import read_image
 from ganforge.data.transforms import to_model_range
+from ganforge.training.callbacks import Callback, RunView
+from ganforge.training.trainer import Trainer
+from ganforge.ui.report import ReportCallback
+from ganforge.ui.tensorboard import TensorBoardCallback
 
 METHODS = ("pix2pix", "cyclegan")
-KIND = "translation"
 
 __all__ = [
     "TranslationConfig",
-    "TranslationTrainer",
     "Translator",
+    "translation_trainer",
     "train_translation",
     "load_translator",
     "export_translator",
@@ -70,7 +71,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TranslationConfig:
-    """Everything that defines a translation run; saved in the run folder and checkpoint.
+    """The flat, paper-named settings of a translation run (``ganforge translate train``'s
+    flags); :meth:`to_train_config` is the engine's configuration saved in the run.
 
     Defaults are sized for a laptop CPU: 28x28 mnist tasks train in a few minutes on two
     cores. The papers' settings are ngf=ndf=64, batch 1, d_layers=3 (70x70 PatchGAN),
@@ -119,6 +121,80 @@ class TranslationConfig:
             # identity, both ways); half the width keeps its step near pix2pix's on a CPU.
             object.__setattr__(self, "ngf", 32 if self.method == "pix2pix" else 16)
 
+    def to_train_config(self) -> TrainConfig:
+        """The engine's configuration of this run."""
+        pix2pix = self.method == "pix2pix"
+        objective_args: dict[str, Any] = (
+            {"lambda_l1": self.lambda_l1}
+            if pix2pix
+            else {
+                "lambda_cycle": self.lambda_cycle,
+                "lambda_identity": self.lambda_identity,
+                "pool_size": self.pool_size,
+            }
+        )
+        objective_args["direction"] = self.direction
+        nets = TranslationNetworks(
+            self.ngf, self.ndf, self.d_layers, self.n_blocks, self.unet_max_mult, self.dropout
+        )
+        return TrainConfig(
+            seed=self.seed,
+            steps=self.steps,
+            batch_size=self.batch_size,
+            device=self.device,
+            data=DataConfig(self.data, self.resolution, self.channels, labels=False),
+            model=ModelConfig(self.method, 0, dataclasses.asdict(nets)),
+            loss=LossConfig("ns" if pix2pix else "lsgan"),
+            objective=ObjectiveConfig(self.method, objective_args),
+            optim=OptimConfig(
+                "adam", self.lr, self.lr, self.beta1, self.beta2, schedule="linear",
+                decay_start=self.decay_from,
+            ),
+            log=LogConfig(
+                every=self.log_every, sample_every=self.sample_every, ckpt_every=self.ckpt_every,
+                n_samples=8, progress=self.progress,
+            ),
+            eval=EvalConfig(every=self.eval_every, n=self.eval_n),
+        )  # fmt: skip
+
+    @classmethod
+    def from_train_config(cls, cfg: TrainConfig) -> TranslationConfig:
+        """The flat view of a translation run's engine configuration."""
+        a, m, o = cfg.objective.args, cfg.model.args, cfg.optim
+        nets = TranslationNetworks(**m)
+        defaults = cls(method=cfg.model.name)
+        return cls(
+            method=cfg.model.name,
+            data=cfg.data.spec,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            resolution=cfg.data.resolution,
+            channels=cfg.data.channels,
+            direction=a.get("direction", "AtoB"),
+            ngf=nets.ngf,
+            ndf=nets.ndf,
+            d_layers=nets.d_layers,
+            n_blocks=nets.n_blocks,
+            unet_max_mult=nets.unet_max_mult,
+            dropout=nets.dropout,
+            lr=o.lr_g,
+            beta1=o.beta1,
+            beta2=o.beta2,
+            decay_from=o.decay_start,
+            lambda_l1=a.get("lambda_l1", defaults.lambda_l1),
+            lambda_cycle=a.get("lambda_cycle", defaults.lambda_cycle),
+            lambda_identity=a.get("lambda_identity", defaults.lambda_identity),
+            pool_size=a.get("pool_size", defaults.pool_size),
+            seed=cfg.seed,
+            device=cfg.device,
+            log_every=cfg.log.every,
+            sample_every=cfg.log.sample_every,
+            ckpt_every=cfg.log.ckpt_every,
+            eval_every=cfg.eval.every,
+            eval_n=cfg.eval.n,
+            progress=cfg.log.progress,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -154,330 +230,107 @@ def evaluate_translation(
     return {"l1": l1_sum / len(a), "psnr": psnr_sum / len(a), "n": len(a)}
 
 
-def _build_models(cfg: TranslationConfig, c_a: int, c_b: int, res: int) -> dict[str, nn.Module]:
-    if cfg.method == "pix2pix":
-        return {
-            "G": UNetGenerator(
-                c_a, c_b, res, ngf=cfg.ngf, max_mult=cfg.unet_max_mult, dropout=cfg.dropout
-            ),
-            "D": PatchDiscriminator(c_a + c_b, ndf=cfg.ndf, n_layers=cfg.d_layers),
-        }
-    return {
-        "G_AB": ResnetGenerator(c_a, c_b, ngf=cfg.ngf, n_blocks=cfg.n_blocks),
-        "G_BA": ResnetGenerator(c_b, c_a, ngf=cfg.ngf, n_blocks=cfg.n_blocks),
-        "D_A": PatchDiscriminator(c_a, ndf=cfg.ndf, n_layers=cfg.d_layers, norm="instance"),
-        "D_B": PatchDiscriminator(c_b, ndf=cfg.ndf, n_layers=cfg.d_layers, norm="instance"),
-    }
+class TranslationEvaluation(Callback):
+    """Held-out L1/PSNR against the true B (when the data has aligned test pairs): every
+    ``eval.every`` steps and at the end (``"final": true``)."""
 
+    def __init__(self, objective: TranslationObjective) -> None:
+        self.objective = objective
 
-def _as_rgb(x: torch.Tensor, c: int) -> torch.Tensor:
-    return x.expand(-1, c, -1, -1) if x.shape[1] == 1 and c == 3 else x
-
-
-def _grid_rows(rows: list[torch.Tensor]) -> torch.Tensor:
-    """Interleave K rows of N images into one (K*N, C, H, W) batch, channels unified."""
-    c = max(r.shape[1] for r in rows)
-    return torch.cat([_as_rgb(r.detach().cpu().float(), c) for r in rows])
-
-
-class TranslationTrainer:
-    """Owns models, optimizers, data sampling and the run folder for one translation run.
-
-    Args:
-        cfg: the run's configuration (ignored on resume except ``steps``, ``device`` and
-            ``progress``, which may change).
-        out: run folder.
-        resume: continue from ``out/checkpoints/latest.pt``.
-        data: already loaded data (tests); default loads ``cfg.data``.
-    """
-
-    def __init__(
-        self,
-        cfg: TranslationConfig,
-        out: str | Path,
-        *,
-        resume: bool = False,
-        data: TranslationData | None = None,
-    ) -> None:
-        self.out = Path(out)
-        ckpt = None
-        if resume:
-            ckpt = load_checkpoint(self.out)
-            if ckpt.get("kind") != KIND:
-                raise CheckpointError(f"{ckpt['path']} is not a translation run")
-            saved = TranslationConfig.from_dict(ckpt["translation"])
-            cfg = dataclasses.replace(
-                saved, steps=cfg.steps, device=cfg.device, progress=cfg.progress
-            )
-        elif (self.out / "checkpoints" / "latest.pt").exists():
-            raise ValueError(
-                f"{self.out} already holds a run; pass --resume to continue it or choose "
-                "another --out"
-            )
-        self.cfg = cfg
-        self.device = torch.device(cfg.device)
-        torch.manual_seed(cfg.seed)
-        if data is None:
-            data = load_translation_data(
-                cfg.data,
-                paired=cfg.method == "pix2pix",
-                resolution=cfg.resolution,
-                channels=cfg.channels,
-                seed=cfg.seed,
-            )
-        if cfg.direction == "BtoA":
-            data = TranslationData(
-                data.b, data.a, data.paired, data.name, data.b_test, data.a_test,
-                data.test_paired, data.skipped,
-            )  # fmt: skip
-        if cfg.method == "pix2pix" and not data.paired:
-            raise ValueError(f"{data.name}: pix2pix needs paired data")
-        self.data = data
-        self.c_a, self.c_b = data.channels
-        self.res = data.resolution
-        self.models = {
-            k: m.to(self.device)
-            for k, m in _build_models(cfg, self.c_a, self.c_b, self.res).items()
-        }
-        g_params = [p for k, m in self.models.items() if k.startswith("G") for p in m.parameters()]
-        d_params = [p for k, m in self.models.items() if k.startswith("D") for p in m.parameters()]
-        betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=betas)
-        self.pools = {
-            "A": HistoryPool(cfg.pool_size, seed=cfg.seed + 1),
-            "B": HistoryPool(cfg.pool_size, seed=cfg.seed + 2),
-        }
-        self.sampler = torch.Generator().manual_seed(cfg.seed + 3)
-        self.step = 0
-        # Identity loss maps B through G_AB, which only type-checks when channels agree.
-        self.use_identity = (
-            cfg.method == "cyclegan" and cfg.lambda_identity > 0 and self.c_a == self.c_b
-        )
-        # A fixed sample batch: held-out images when there are some, else the first train ones.
-        src_a = data.a_test if data.a_test is not None else data.a
-        src_b = data.b_test if data.b_test is not None else data.b
-        # evenly spaced, so a class-sorted held-out set (mnist5k) shows every class
-        pick_a = torch.linspace(0, len(src_a) - 1, min(8, len(src_a))).long()
-        pick_b = torch.linspace(0, len(src_b) - 1, min(8, len(src_b))).long()
-        self.fixed_a, self.fixed_b = src_a[pick_a].clone(), src_b[pick_b].clone()
-        if ckpt is not None:
-            self._load_state(ckpt)
-        else:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "kind": KIND,
-            "translation": self.cfg.to_dict(),
-            "step": self.step,
-            "channels": [self.c_a, self.c_b],
-            "resolution": self.res,
-            "models": {k: m.state_dict() for k, m in self.models.items()},
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "pools": {k: p.state_dict() for k, p in self.pools.items()},
-            "rng": {"torch": torch.get_rng_state(), "sampler": self.sampler.get_state()},
-        }
-
-    def _load_state(self, ckpt: dict[str, Any]) -> None:
-        for k, m in self.models.items():
-            m.load_state_dict(ckpt["models"][k])
-        self.opt_g.load_state_dict(ckpt["opt_g"])
-        self.opt_d.load_state_dict(ckpt["opt_d"])
-        for k, p in self.pools.items():
-            p.load_state_dict(ckpt["pools"][k])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        self.sampler.set_state(ckpt["rng"]["sampler"])
-        self.step = int(ckpt["step"])
-
-    def save(self) -> Path:
-        return save_checkpoint(self.state_dict(), self.out / "checkpoints" / "latest.pt")
-
-    # ------------------------------------------------------------------ steps
-    def _lr(self) -> float:
-        cfg = self.cfg
-        start = cfg.decay_from * cfg.steps
-        if cfg.steps <= 0 or self.step < start:
-            return cfg.lr
-        return cfg.lr * max(0.0, 1 - (self.step - start) / max(1.0, cfg.steps - start))
-
-    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        n = self.cfg.batch_size
-        ia = torch.randint(len(self.data.a), (n,), generator=self.sampler)
-        # Unpaired: B is drawn independently, so the loop never uses correspondences.
-        ib = (
-            ia
-            if self.data.paired and self.cfg.method == "pix2pix"
-            else torch.randint(len(self.data.b), (n,), generator=self.sampler)
-        )
-        return self.data.a[ia].to(self.device), self.data.b[ib].to(self.device)
-
-    def train_step(self) -> dict[str, float]:
-        """One G and one D update on a fresh batch; returns the losses."""
-        lr = self._lr()
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["lr"] = lr
-        a, b = self._batch()
-        logs = self._pix2pix_step(a, b) if self.cfg.method == "pix2pix" else self._cycle_step(a, b)
-        self.step += 1
-        return logs
-
-    def _pix2pix_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
-        G, D = self.models["G"], self.models["D"]
-        G.train()
-        D.train()
-        fake = G(a)
-        # D: real pair (a, b) -> 1, fake pair (a, G(a)) -> 0; halved as in the paper.
-        d_real = D(torch.cat([a, b], 1))
-        d_fake = D(torch.cat([a, fake.detach()], 1))
-        loss_d = 0.5 * (
-            F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        )
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        # G: non-saturating GAN loss (fool D on every patch) + lambda * L1 to the target.
-        d_fake = D(torch.cat([a, fake], 1))
-        loss_gan = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-        loss_l1 = (fake - b).abs().mean()
-        loss_g = loss_gan + self.cfg.lambda_l1 * loss_l1
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
-        return {"loss_d": loss_d.item(), "loss_g_gan": loss_gan.item(), "loss_l1": loss_l1.item()}
-
-    def _cycle_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
-        m = self.models
-        for net in m.values():
-            net.train()
-        lam = self.cfg.lambda_cycle
-        fake_b, fake_a = m["G_AB"](a), m["G_BA"](b)
-        rec_a, rec_b = m["G_BA"](fake_b), m["G_AB"](fake_a)
-        # G update: D's are not stepped here, only their gradients are discarded below.
-        pred_b, pred_a = m["D_B"](fake_b), m["D_A"](fake_a)
-        loss_gan = F.mse_loss(pred_b, torch.ones_like(pred_b)) + F.mse_loss(
-            pred_a, torch.ones_like(pred_a)
-        )
-        loss_cycle = (rec_a - a).abs().mean() + (rec_b - b).abs().mean()
-        loss_g = loss_gan + lam * loss_cycle
-        loss_idt = torch.zeros(())
-        if self.use_identity:
-            loss_idt = (m["G_AB"](b) - b).abs().mean() + (m["G_BA"](a) - a).abs().mean()
-            loss_g = loss_g + lam * self.cfg.lambda_identity * loss_idt
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
-        # D update on the history pool of fakes (LSGAN: real -> 1, fake -> 0), halved.
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d = torch.zeros(())
-        for dom, real, fake in (("A", a, fake_a), ("B", b, fake_b)):
-            D = m[f"D_{dom}"]
-            pr, pf = D(real), D(self.pools[dom].query(fake.detach()))
-            loss_d = loss_d + 0.5 * (
-                F.mse_loss(pr, torch.ones_like(pr)) + F.mse_loss(pf, torch.zeros_like(pf))
-            )
-        loss_d.backward()
-        self.opt_d.step()
-        return {
-            "loss_d": loss_d.item(),
-            "loss_g_gan": loss_gan.item(),
-            "loss_cycle": loss_cycle.item(),
-            "loss_identity": loss_idt.item(),
-        }
-
-    # ------------------------------------------------------------------ outputs
-    def translator(self) -> Translator:
-        return Translator(
-            {k: m for k, m in self.models.items() if k.startswith("G")},
-            self.cfg,
-            (self.c_a, self.c_b),
-            self.res,
-            self.step,
-        )
-
-    def write_samples(self) -> Path:
-        """Grid rows: pix2pix: input, output, target; CycleGAN: A, G_AB(A), G_BA(G_AB(A)),
-        B, G_BA(B), G_AB(G_BA(B))."""
-        tr = self.translator()
-        a, b = self.fixed_a, self.fixed_b
-        if self.cfg.method == "pix2pix":
-            rows = [a, tr(a), b]
-        else:
-            fb, fa = tr(a), tr(b, "BtoA")
-            rows = [a, fb, tr(fb, "BtoA"), b, fa, tr(fa)]
-        grid = _grid_rows(rows)
-        path = save_grid(grid, self.out / "samples" / f"step_{self.step:06d}.png", nrow=len(a))
-        save_grid(grid, self.out / "samples.png", nrow=len(a))
-        return path
-
-    def evaluate(self) -> dict[str, float] | None:
-        """Held-out error against the true B (when the data has aligned test pairs)."""
-        d = self.data
+    def _evaluate(self, run: RunView) -> dict[str, float] | None:
+        d = self.objective.pairs
         if d.a_test is None or d.b_test is None or not d.test_paired:
             return None
-        n = self.cfg.eval_n
-        return evaluate_translation(self.translator(), d.a_test[:n], d.b_test[:n])
+        n = run.cfg.eval.n
+        nets = run.nets
 
-    def _log(self, record: dict[str, Any]) -> None:
-        with open(self.out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        def tr(x: torch.Tensor) -> torch.Tensor:
+            return self.objective.translate(nets, x, "AtoB")
 
-    def run(self) -> dict[str, Any]:
-        """Train up to ``cfg.steps``; checkpoint, sample and log along the way. Returns the
-        final record (step, last losses and held-out ``l1``/``psnr`` when measurable)."""
-        cfg = self.cfg
-        bar = None
-        if cfg.progress:
-            from tqdm.auto import tqdm
+        return evaluate_translation(tr, d.a_test[:n], d.b_test[:n])
 
-            bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.method, unit="step")
-        logs: dict[str, float] = {}
-        if self.step == 0 and self.data.skipped:
-            self._log({"step": 0, "skipped": self.data.skipped})
-        try:
-            while self.step < cfg.steps:
-                logs = self.train_step()
-                if not all(math.isfinite(v) for v in logs.values()):
-                    self._log({"step": self.step, **logs, "error": "non-finite loss"})
-                    raise FloatingPointError(
-                        f"non-finite loss at step {self.step}: {logs}; lower --lr"
-                    )
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
-                if self.step % cfg.log_every == 0:
-                    self._log({"step": self.step, "lr": self._lr(), **logs})
-                if cfg.eval_every and self.step % cfg.eval_every == 0:
-                    ev = self.evaluate()
-                    if ev:
-                        self._log({"step": self.step, "eval": ev})
-                if self.step % cfg.sample_every == 0:
-                    self.write_samples()
-                if self.step % cfg.ckpt_every == 0:
-                    self.save()
-        finally:
-            if bar is not None:
-                bar.close()
-        self.save()
-        self.write_samples()
-        record: dict[str, Any] = {"step": self.step, **logs}
-        ev = self.evaluate()
+    def on_step_end(self, run: RunView) -> None:
+        every = run.cfg.eval.every
+        if every and run.step % every == 0 and run.step < run.cfg.steps:
+            ev = self._evaluate(run)
+            if ev:
+                run.log({"step": run.step, "event": "eval", **ev})
+
+    def on_train_end(self, run: RunView) -> None:
+        ev = self._evaluate(run)
         if ev:
-            record["eval"] = ev
-            self._log({"step": self.step, "eval": ev, "final": True})
-        return record
+            run.log({"step": run.step, "event": "eval", **ev, "final": True})
+
+
+def _objective(cfg: TrainConfig, data: TranslationData | None) -> TranslationObjective:
+    from ganforge.training.objective import OBJECTIVES
+
+    cls = OBJECTIVES.get(cfg.objective.name)
+    if not issubclass(cls, TranslationObjective):
+        raise CheckpointError(f"objective {cfg.objective.name!r} is not a translation objective")
+    return cls(cfg, data)
+
+
+def translation_trainer(
+    cfg: TranslationConfig | TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    data: TranslationData | None = None,
+) -> Trainer:
+    """The engine set up for a pix2pix/CycleGAN run, with its evaluation and report.
+
+    With ``resume`` the run's own configuration is used; only ``steps``, ``device`` and
+    ``log.progress`` of ``cfg`` apply (the rest defines the run and cannot change).
+    """
+    train_cfg = cfg.to_train_config() if isinstance(cfg, TranslationConfig) else cfg
+    if resume:
+        ckpt = load_checkpoint(out)
+        if "translation" in ckpt and "config" not in ckpt:
+            raise CheckpointError(
+                f"{ckpt['path']} was written by ganforge 0.1's translation loop; it translates "
+                "and exports as before, but cannot be resumed: train a new run"
+            )
+        saved = config_of(ckpt)
+        if saved.objective.name not in METHODS:
+            raise CheckpointError(f"{ckpt['path']} is not a translation run")
+        train_cfg = dataclasses.replace(
+            saved,
+            steps=train_cfg.steps,
+            device=train_cfg.device,
+            log=dataclasses.replace(saved.log, progress=train_cfg.log.progress),
+        )
+    elif (Path(out) / "checkpoints" / "latest.pt").exists():
+        raise ValueError(
+            f"{out} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    objective = _objective(train_cfg, data)
+    callbacks: list[Callback] = [TranslationEvaluation(objective)]
+    if train_cfg.log.report:
+        callbacks.append(ReportCallback())
+    if train_cfg.log.tensorboard:
+        callbacks.append(TensorBoardCallback())
+    return Trainer(train_cfg, out, resume=resume, objective=objective, callbacks=callbacks)
 
 
 def train_translation(
-    cfg: TranslationConfig, out: str | Path, *, resume: bool = False
+    cfg: TranslationConfig | TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    data: TranslationData | None = None,
 ) -> dict[str, Any]:
-    """Train (or continue, with ``resume``) a pix2pix/CycleGAN run in folder ``out``."""
-    return TranslationTrainer(cfg, out, resume=resume).run()
+    """Train (or continue, with ``resume``) a pix2pix/CycleGAN run in folder ``out``;
+    returns the last logged record with the final held-out ``eval`` when measurable."""
+    trainer = translation_trainer(cfg, out, resume=resume, data=data)
+    trainer.run()
+    record: dict[str, Any] = {"step": trainer.step}
+    for rec in trainer.run_folder.records():
+        if rec.get("event") == "eval" and rec.get("final"):
+            record["eval"] = {k: rec[k] for k in ("l1", "psnr", "n")}
+        elif "event" not in rec:
+            record.update({k: v for k, v in rec.items() if k.startswith("loss")})
+    return record
 
 
 # ----------------------------------------------------------------------------- applying
@@ -576,6 +429,25 @@ def export_translator(tr: Translator, out_dir: str | Path, *, dtype: str = "fp32
     return write_export(out_dir, state, info, dtype)
 
 
+def _generators(
+    method: str, args: TranslationNetworks, channels: tuple[int, int], resolution: int,
+    states: dict[str, dict[str, torch.Tensor]], device: str,
+) -> dict[str, nn.Module]:  # fmt: skip
+    gens = {}
+    for name, net in build_translation_networks(method, args, channels, resolution).items():
+        if name.startswith("G"):
+            state = {k: v.float() if v.is_floating_point() else v for k, v in states[name].items()}
+            net.load_state_dict(state)
+            gens[name] = net.to(device).eval().requires_grad_(False)
+    return gens
+
+
+def _networks_args(cfg: TranslationConfig) -> TranslationNetworks:
+    return TranslationNetworks(
+        cfg.ngf, cfg.ndf, cfg.d_layers, cfg.n_blocks, cfg.unet_max_mult, cfg.dropout
+    )
+
+
 def _load_exported_translator(folder: Path, device: str, where: str) -> Translator:
     from safetensors.torch import load_file
 
@@ -593,22 +465,15 @@ def _load_exported_translator(folder: Path, device: str, where: str) -> Translat
             f"v{info['version']}, this reads v{TRANSLATOR_VERSION}); upgrade ganforge"
         )
     cfg = TranslationConfig.from_dict(info["translation"])
-    c_a, c_b = (int(c) for c in info["channels"])
+    channels = (int(info["channels"][0]), int(info["channels"][1]))
     res = int(info["resolution"])
-    state = load_file(str(folder / WEIGHTS_NAME))
-    gens = {}
-    for name, net in _build_models(cfg, c_a, c_b, res).items():
-        if not name.startswith("G"):
-            continue
-        prefix = f"{name}."
-        sub = {
-            k[len(prefix) :]: (v.float() if v.is_floating_point() else v)
-            for k, v in state.items()
-            if k.startswith(prefix)
-        }
-        net.load_state_dict(sub)
-        gens[name] = net.to(device).eval().requires_grad_(False)
-    return Translator(gens, cfg, (c_a, c_b), res, int(info.get("step", 0)))
+    flat = load_file(str(folder / WEIGHTS_NAME))
+    states: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in flat.items():
+        name, _, rest = key.partition(".")
+        states.setdefault(name, {})[rest] = value
+    gens = _generators(cfg.method, _networks_args(cfg), channels, res, states, device)
+    return Translator(gens, cfg, channels, res, int(info.get("step", 0)))
 
 
 def load_translator(run: str | Path, *, device: str = "cpu") -> Translator:
@@ -623,13 +488,12 @@ def load_translator(run: str | Path, *, device: str = "cpu") -> Translator:
     Returns:
         A :class:`Translator`: ``tr(x)`` maps (N, C_A, R, R) in [-1, 1] to (N, C_B, R, R).
     """
+    from ganforge.hub.export import is_exported_dir
+    from ganforge.hub.zoo import resolve_zoo
+
     where = str(run)
     if isinstance(run, str) and run.startswith("zoo:"):
-        from ganforge.hub.zoo import resolve_zoo
-
         run = resolve_zoo(run[4:])
-    from ganforge.hub.export import is_exported_dir
-
     if is_exported_dir(run):
         return _load_exported_translator(Path(run), device, where)
     ckpt = load_checkpoint(run)
@@ -637,30 +501,16 @@ def load_translator(run: str | Path, *, device: str = "cpu") -> Translator:
         raise CheckpointError(
             f"{ckpt['path']} is not a translation run (train one with `ganforge translate train`)"
         )
-    cfg = TranslationConfig.from_dict(ckpt["translation"])
-    c_a, c_b = (int(c) for c in ckpt["channels"])
+    channels = (int(ckpt["channels"][0]), int(ckpt["channels"][1]))
     res = int(ckpt["resolution"])
-    models = _build_models(cfg, c_a, c_b, res)
-    gens = {}
-    for k, m in models.items():
-        if k.startswith("G"):
-            m.load_state_dict(ckpt["models"][k])
-            gens[k] = m.to(device).eval().requires_grad_(False)
-    return Translator(gens, cfg, (c_a, c_b), res, int(ckpt["step"]))
-
-
-def _write_png(img: torch.Tensor, path: Path) -> None:
-    """(C, H, W) in [-1, 1] -> PNG, written atomically."""
-    from PIL import Image
-
-    from ganforge.core.imaging import to_uint8
-
-    arr = to_uint8(img[None])[0]
-    pil = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pil.save(tmp, format="PNG")
-    tmp.replace(path)
+    if "config" in ckpt:  # a run of the shared engine: networks at the top level
+        cfg = TranslationConfig.from_train_config(config_of(ckpt))
+        states = {k: ckpt[k] for k in ("G", "G_AB", "G_BA") if k in ckpt}
+    else:  # ganforge 0.1's own translation loop
+        cfg = TranslationConfig.from_dict(ckpt["translation"])
+        states = ckpt["models"]
+    gens = _generators(cfg.method, _networks_args(cfg), channels, res, states, device)
+    return Translator(gens, cfg, channels, res, int(ckpt["step"]))
 
 
 def apply_translation(
@@ -698,6 +548,6 @@ def apply_translation(
         x = torch.cat([to_model_range(read_image(p)[None], tr.resolution, c_in) for p in chunk])
         y = tr(x, direction)
         for img, target in zip(y, targets[i : i + batch_size], strict=True):
-            _write_png(img, target)
+            save_image(img, target)
             written.append(target)
     return written
