@@ -12,7 +12,7 @@ with another optimiser get it (Lucic et al. 2018 likewise tune per loss):
   (Gulrajani et al. 2017, Algorithm 1 and section 4);
 * every other loss: the preset's Adam(2e-4, beta1 0.5), one D step.
 
-The seed document's MLP GAN (``mlp-mnist``) is a row of its own at the same steps.
+The tutorial MLP GAN (``mlp-mnist``) is a row of its own at the same steps.
 
     python benchmarks/loss_table.py                            # every loss, 1,000 steps
     python benchmarks/loss_table.py --losses ns,hinge --steps 500 --seeds 0 1

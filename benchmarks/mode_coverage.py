@@ -39,7 +39,7 @@ from ganforge.sampling.langevin import LatentLangevinSampler
 from ganforge.sampling.rejection import DiscriminatorRejectionSampler
 
 # setting -> overrides applied on top of the preset
-PLAIN = [  # the seed's recipe on the toy networks: ns loss, Adam 1e-3, one D step, no R1
+PLAIN = [  # the plain recipe on the toy networks: ns loss, Adam 1e-3, one D step, no R1
     "loss.args.r1_gamma=0",
     "optim.schedule=constant",
     "optim.d_steps=1",

@@ -1,7 +1,7 @@
 """Training throughput: ganforge's training step against a plain PyTorch loop.
 
 For each model, the plain loop is written out here with the identical architecture
-(the textbook DCGAN of the PyTorch examples, or the seed's MLP GAN), the same batch, the
+(the textbook DCGAN of the PyTorch examples, or the tutorial MLP GAN), the same batch, the
 same loss and Adam settings, so the ratio isolates what the engine adds or saves.
 Images/s count real images per G step (``batch_size * steps / seconds``).
 

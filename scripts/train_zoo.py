@@ -86,7 +86,7 @@ ENTRIES = {
     "mlp-mnist": (
         "mlp-mnist",
         ["fid5k_lenet", "kid5k_lenet", "classes_mnist"],
-        "the seed document's MLP GAN on mnist5k",
+        "the classic tutorial MLP GAN on mnist5k",
     ),
     "gan-ring8": ("gan-ring8", ["modes2d"], "2-D GAN on 8 Gaussians on a ring"),
     "gan-grid25": ("gan-grid25", ["modes2d"], "2-D GAN on 25 Gaussians on a grid"),

@@ -33,7 +33,7 @@ def _cfg(steps: int):
     import dataclasses
 
     cfg = tiny_config(steps=steps)
-    # The seed's MLP GAN has no BatchNorm, so 2 processes x 8 must equal 1 process x 16.
+    # The MLP GAN has no BatchNorm, so 2 processes x 8 must equal 1 process x 16.
     return dataclasses.replace(
         cfg,
         model=dataclasses.replace(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -79,8 +81,20 @@ def test_cli_trains_evaluates_and_samples_with_langevin(tmp_path, capsys):
         *("--set", "sample.rejection=false", "--set", "sample.langevin=true"),
         *("--set", "sample.langevin_steps=5", "--set", "eval.every=40", "--set", "eval.n=500"),
     )
-    assert '"event": "eval"' in (run / "metrics.jsonl").read_text()
+    logged = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in logged if r.get("event") == "eval"][-1]
     capsys.readouterr()
+    # `ganforge eval` follows the run's sampler: the same numbers as the run's own log
+    assert main(["eval", str(run), "--metrics", "modes2d", "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    keys = [k for k in logged if k.startswith("modes2d_")]
+    assert keys and all(evaluated[k] == logged[k] for k in keys)
+    for res in (logged, evaluated):
+        assert res["protocol"]["sampler"] == {
+            "name": "langevin", "power": 2.0, "steps": 5, "step_size": 3e-4
+        }  # fmt: skip
+    assert main(["eval", str(run), "--metrics", "modes2d", "--json", "--sampler", "g"]) == 0
+    assert json.loads(capsys.readouterr().out)["protocol"]["sampler"] == {"name": "g"}
     assert main(["sample", str(run), "-n", "100", "--out", str(tmp_path / "a.npy")]) == 0
     assert "latent Langevin sampling: 5 steps" in capsys.readouterr().out
     assert np.load(tmp_path / "a.npy").shape == (100, 2)

@@ -128,3 +128,17 @@ def test_build_loss_overrides_and_validates():
         build_loss("ns", gp_weight=-1)
     with pytest.raises(UnknownNameError, match="Valid losses: .*wgan-gp"):
         build_loss("wgangp")
+
+
+def test_a_loss_registered_in_its_own_file_trains(tmp_path):
+    import dataclasses
+
+    import ganforge
+    import tests.plugins.my_losses  # noqa: F401  (registers "my-loss")
+    from ganforge.core.config import LossConfig
+    from tests.conftest import tiny_config
+
+    cfg = dataclasses.replace(tiny_config(steps=2), loss=LossConfig(name="my-loss"))
+    run = ganforge.train(cfg, tmp_path / "run")
+    assert (run / "checkpoints" / "latest.pt").is_file()
+    assert "my-loss" in (run / "config.toml").read_text()

@@ -1,9 +1,10 @@
-"""The seed document's GAN: an MLP generator and a convolutional discriminator.
+"""The classic tutorial GAN: an MLP generator and a convolutional discriminator
+(docs/mlp_gan.md has the recipe and what it does on MNIST).
 
-Generator (seed, section 4): z(100) -> 128 -> 128 -> 784 with leaky ReLU and a tanh
+Generator: z(100) -> 128 -> 128 -> 784 with leaky ReLU and a tanh
 output, reshaped to (1, 28, 28). Discriminator: four 5x5 stride-2 'SAME' convolutions
 with 64, 128, 256, 512 channels and leaky ReLU, flattened, then a linear layer to one
-logit (the seed's sigmoid lives in the BCE-with-logits loss instead, for stability).
+logit (the recipe's sigmoid lives in the BCE-with-logits loss instead, for stability).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def build_mlp(
     d_channels: Sequence[int] = (64, 128, 256, 512),
     slope: float = 0.2,
 ) -> tuple[Generator, nn.Module]:
-    """The seed's GAN: MLP generator, 4-layer 5x5 conv discriminator (any image size)."""
+    """The tutorial MLP GAN: MLP generator, 4-layer 5x5 conv discriminator (any image size)."""
     if len(out_shape) != 3:
         raise ValueError("the 'mlp' model generates images (C, H, W); use 'toy2d' for points")
     return (

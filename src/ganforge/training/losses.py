@@ -20,7 +20,7 @@ training late in a run.
 Registered losses:
 
 * ``minimax`` / ``ns`` — BCE with logits (Goodfellow et al. 2014). D minimises
-  ``-log D(x) - log(1 - D(G(z)))``. The seed's G minimises ``log(1 - D(G(z)))``
+  ``-log D(x) - log(1 - D(G(z)))``. The original minimax G minimises ``log(1 - D(G(z)))``
   (minimax); the non-saturating variant (``ns``, the default) maximises ``log D(G(z))``
   instead, which gives G strong gradients early in training (same paper, section 3).
 * ``wgan`` — Wasserstein GAN (Arjovsky, Chintala & Bottou 2017): the critic minimises
