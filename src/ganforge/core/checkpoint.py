@@ -10,6 +10,7 @@ rebuild G and D and resume; :mod:`ganforge.hub.load` builds the networks from it
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     p = resolve_checkpoint(path)
     try:
         ckpt = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises several types for corrupt/unsafe files
-        raise CheckpointError(f"cannot read checkpoint {p}: {e}") from e
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{p}: refused: it holds pickled Python objects besides tensors, which can run "
+            "code when loaded; ganforge reads only checkpoints of tensors and plain values"
+        ) from None
+    except Exception as e:  # torch raises several types for truncated or corrupt files
+        raise CheckpointError(
+            f"{p}: not a readable checkpoint (truncated or corrupt: {_first_line(e)}); "
+            "resume from another checkpoints/step_*.pt"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{p} is not a ganforge checkpoint")
     if ckpt.get("version", 0) > VERSION:
@@ -72,6 +81,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         )
     ckpt["path"] = str(p)
     return ckpt
+
+
+def _first_line(e: BaseException) -> str:
+    """An exception's first sentence, without the advice some loaders append."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text.split(". ")[0][:200]
 
 
 def config_of(ckpt: dict[str, Any]) -> TrainConfig:

@@ -8,12 +8,13 @@ parsed against the field's declared type; unknown keys fail with the valid keys 
 
 from __future__ import annotations
 
+import math
 import sys
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any, ClassVar, TypeVar, Union
 
 import tomli_w
 
@@ -28,7 +29,64 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class Range:
+    """The valid values of a number: ``lo``..``hi``, each end open or closed."""
+
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def check(self, value: float, key: str) -> None:
+        low_ok = value > self.lo if self.lo_open else value >= self.lo
+        high_ok = value < self.hi if self.hi_open else value <= self.hi
+        if not (low_ok and high_ok and math.isfinite(value)):
+            raise ConfigError(f"{key} = {value!r} is out of range: {self.describe()}")
+
+    def describe(self) -> str:
+        def num(x: float) -> str:
+            return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+        parts = []
+        if self.lo > -math.inf:
+            parts.append(f"{'>' if self.lo_open else '>='} {num(self.lo)}")
+        if self.hi < math.inf:
+            parts.append(f"{'<' if self.hi_open else '<='} {num(self.hi)}")
+        return "must be " + " and ".join(parts) if parts else "must be finite"
+
+
+POSITIVE = Range(0, lo_open=True)
+NON_NEGATIVE = Range(0)
+AT_LEAST_1 = Range(1)
+UNIT_OPEN = Range(0, 1, hi_open=True)  # [0, 1)
+
+
+class _Checked:
+    """Range-checks the numeric fields named in ``_ranges`` whenever a config is built
+    (from TOML, ``--set``, a checkpoint or code), so a bad value never reaches training."""
+
+    _section: ClassVar[str] = ""
+    _ranges: ClassVar[dict[str, Range]] = {}
+    _choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+
+    def _key(self, name: str) -> str:
+        return f"{self._section}.{name}" if self._section else name
+
+    def __post_init__(self) -> None:
+        for name, rng in self._ranges.items():
+            value = getattr(self, name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                rng.check(value, self._key(name))
+        for name, valid in self._choices.items():
+            if getattr(self, name) not in valid:
+                raise ConfigError(
+                    f"{self._key(name)} = {getattr(self, name)!r} is not valid; valid: "
+                    + ", ".join(str(v) for v in valid)
+                )
+
+
+@dataclass(frozen=True)
+class DataConfig(_Checked):
     """Where training data comes from.
 
     Attributes:
@@ -40,6 +98,10 @@ class DataConfig:
         labels: keep class labels when the source has them (for conditional models).
     """
 
+    _section: ClassVar[str] = "data"
+    _ranges: ClassVar[dict[str, Range]] = {"resolution": Range(0, 8192)}
+    _choices: ClassVar[dict[str, tuple[Any, ...]]] = {"channels": (0, 1, 3)}
+
     spec: str = "mnist5k"
     resolution: int = 0
     channels: int = 0
@@ -47,8 +109,11 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Checked):
     """Which registered model family to build, and its keyword arguments."""
+
+    _section: ClassVar[str] = "model"
+    _ranges: ClassVar[dict[str, Range]] = {"z_dim": Range(0, 1_000_000)}
 
     name: str = "dcgan"
     z_dim: int = 100
@@ -56,16 +121,32 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class LossConfig:
+class LossConfig(_Checked):
     """Adversarial loss by registered name plus regularizer weights."""
+
+    _section: ClassVar[str] = "loss"
+    _ranges: ClassVar[dict[str, Range]] = {}
 
     name: str = "ns"
     args: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class OptimConfig:
+class OptimConfig(_Checked):
     """Optimizers for G and D (the same family, separate learning rates: TTUR)."""
+
+    _section: ClassVar[str] = "optim"
+    _ranges: ClassVar[dict[str, Range]] = {
+        "lr_g": Range(0, 10, lo_open=True),
+        "lr_d": Range(0, 10, lo_open=True),
+        "beta1": UNIT_OPEN,
+        "beta2": UNIT_OPEN,
+        "weight_decay": NON_NEGATIVE,
+        "warmup": NON_NEGATIVE,
+        "decay_start": UNIT_OPEN,
+        "d_steps": Range(1, 100),
+        "grad_clip": NON_NEGATIVE,
+    }
 
     name: str = "adam"
     lr_g: float = 2e-4
@@ -83,7 +164,7 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
-class ObjectiveConfig:
+class ObjectiveConfig(_Checked):
     """What the run optimises: a training objective by registered name and its weights.
 
     ``name = "auto"`` picks the model family's own objective (``gan`` for unconditional
@@ -92,12 +173,15 @@ class ObjectiveConfig:
     loss weights (e.g. InfoGAN's ``lambda_cat``), checked against its declared fields.
     """
 
+    _section: ClassVar[str] = "objective"
+    _ranges: ClassVar[dict[str, Range]] = {}
+
     name: str = "auto"
     args: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class TricksConfig:
+class TricksConfig(_Checked):
     """Stabilisers around D (the mode-collapse and small-data literature).
 
     Attributes:
@@ -117,6 +201,16 @@ class TricksConfig:
         pl_interval: lazy interval of the path-length term (4 in the paper).
     """
 
+    _section: ClassVar[str] = "tricks"
+    _ranges: ClassVar[dict[str, Range]] = {
+        "pac": Range(1, 64),
+        "label_smoothing": UNIT_OPEN,
+        "label_flip": Range(0, 0.5),
+        "ada_target": Range(0, 1, lo_open=True, hi_open=True),
+        "pl_weight": NON_NEGATIVE,
+        "pl_interval": AT_LEAST_1,
+    }
+
     pac: int = 1
     spectral_norm: bool = False
     label_smoothing: float = 0.0
@@ -129,16 +223,27 @@ class TricksConfig:
 
 
 @dataclass(frozen=True)
-class EmaConfig:
+class EmaConfig(_Checked):
     """Exponential moving average of G's weights (``G_ema``), used for sampling."""
+
+    _section: ClassVar[str] = "ema"
+    _ranges: ClassVar[dict[str, Range]] = {"decay": UNIT_OPEN, "start": NON_NEGATIVE}
 
     decay: float = 0.999
     start: int = 0  # steps before averaging starts (G_ema copies G until then)
 
 
 @dataclass(frozen=True)
-class LogConfig:
+class LogConfig(_Checked):
     """How often the run writes metrics, sample grids and checkpoints."""
+
+    _section: ClassVar[str] = "log"
+    _ranges: ClassVar[dict[str, Range]] = {
+        "every": AT_LEAST_1,
+        "sample_every": AT_LEAST_1,
+        "ckpt_every": AT_LEAST_1,
+        "n_samples": Range(1, 10_000),
+    }
 
     every: int = 50
     sample_every: int = 500
@@ -150,8 +255,11 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(_Checked):
     """Periodic evaluation during training (0 = only what the CLI asks for)."""
+
+    _section: ClassVar[str] = "eval"
+    _ranges: ClassVar[dict[str, Range]] = {"every": NON_NEGATIVE, "n": Range(1, 1_000_000)}
 
     every: int = 0
     metrics: tuple[str, ...] = ()
@@ -160,7 +268,7 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
-class SampleConfig:
+class SampleConfig(_Checked):
     """How the run's samples are drawn (``ganforge sample``, periodic evaluation).
 
     ``rejection = true``: discriminator rejection sampling (:mod:`ganforge.sampling.rejection`,
@@ -169,6 +277,14 @@ class SampleConfig:
     Che et al. 2020) — moves those samples into the modes instead. One or the other; both
     need the checkpoint (D ships only there), not an exported generator.
     """
+
+    _section: ClassVar[str] = "sample"
+    _ranges: ClassVar[dict[str, Range]] = {
+        "m_quantile": Range(0, 1, lo_open=True),
+        "power": Range(0, 100, lo_open=True),
+        "langevin_steps": Range(0, 100_000),
+        "langevin_step_size": Range(0, 10, lo_open=True),
+    }
 
     rejection: bool = False
     m_quantile: float = 0.99  # the ratio bound M is this quantile of a burn-in draw (1 = max)
@@ -181,8 +297,18 @@ class SampleConfig:
 
 
 @dataclass(frozen=True)
-class GuardConfig:
+class GuardConfig(_Checked):
     """Non-finite guard: snapshots, rollbacks with a lower learning rate, diagnosis."""
+
+    _section: ClassVar[str] = "guard"
+    _ranges: ClassVar[dict[str, Range]] = {
+        "snapshot_every": AT_LEAST_1,
+        "skip_limit": AT_LEAST_1,
+        "lr_factor": Range(0, 1, lo_open=True),
+        "lr_after": AT_LEAST_1,
+        "max_rollbacks": NON_NEGATIVE,
+        "recover_after": AT_LEAST_1,
+    }
 
     enabled: bool = True
     snapshot_every: int = 100  # steps between in-memory snapshots of the last good state
@@ -194,8 +320,18 @@ class GuardConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Checked):
     """The whole configuration of one training run."""
+
+    _section: ClassVar[str] = ""
+    _ranges: ClassVar[dict[str, Range]] = {
+        "seed": Range(0, 2**63 - 1),
+        "steps": Range(0, 10**9),
+        "batch_size": Range(1, 1_000_000),
+        "threads": Range(0, 4096),
+        "max_params": Range(1, 10**13),
+    }
+    _choices: ClassVar[dict[str, tuple[Any, ...]]] = {"precision": ("fp32", "bf16", "fp16", "auto")}
 
     seed: int = 0
     steps: int = 2000
@@ -207,6 +343,9 @@ class TrainConfig:
     # CPU threads for this process's PyTorch ops (0 = PyTorch's default, one per core). One
     # is faster for tiny networks, where splitting each small matmul costs more than it saves.
     threads: int = 0
+    # Largest model, in parameters of G and D together, built without complaint: checked on
+    # a size-only (meta-device) build before any memory is allocated. Raise it for big runs.
+    max_params: int = 300_000_000
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

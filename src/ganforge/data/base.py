@@ -17,6 +17,8 @@ class TensorData:
         name: where the data came from (built-in name or path).
         num_classes: number of classes when ``y`` is given, else 0.
         skipped: files that could not be decoded, ``(path, reason)`` pairs.
+        class_names: the classes' names where the source has them (an image folder's
+            sub-folders), in label order; empty otherwise.
     """
 
     x: torch.Tensor
@@ -24,6 +26,7 @@ class TensorData:
     name: str = ""
     num_classes: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.y is not None and len(self.y) != len(self.x):

@@ -178,11 +178,25 @@ def _visible(entries: list[os.DirEntry]) -> list[os.DirEntry]:
     return [e for e in entries if not e.name.startswith(".")]
 
 
-def _walk_images(folder: Path, ignored: list[str]) -> list[Path]:
+def _is_dir(entry: os.DirEntry, unreadable: list[tuple[str, str]]) -> bool | None:
+    """Whether ``entry`` is a folder; None (and a line in ``unreadable``) when it cannot be
+    told: a symlink loop, a permission error, an I/O error."""
+    try:
+        return entry.is_dir()
+    except OSError as e:
+        unreadable.append((entry.path, f"{type(e).__name__}: {e.strerror or e}"))
+        return None
+
+
+def _walk_images(folder: Path, ignored: list[str], unreadable: list[tuple[str, str]]) -> list[Path]:
     """Image files under ``folder`` (recursive, sorted, hidden entries skipped); other
-    files are appended to ``ignored``."""
+    files are appended to ``ignored``, entries that cannot be read to ``unreadable``."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+
+    def on_error(e: OSError) -> None:
+        unreadable.append((str(e.filename or folder), f"{type(e).__name__}: {e.strerror or e}"))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=on_error):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):
@@ -192,25 +206,31 @@ def _walk_images(folder: Path, ignored: list[str]) -> list[Path]:
     return [Path(p) for p in found]
 
 
-def scan_image_folder(root: Path) -> tuple[list[Path], list[int] | None, list[str], list[str]]:
+def scan_image_folder(
+    root: Path,
+) -> tuple[list[Path], list[int] | None, list[str], list[str], list[tuple[str, str]]]:
     """Find the images of a folder and its class structure.
 
     Returns:
-        (files, labels or None, class names, ignored non-image files). Classes exist when
-        the visible children of ``root`` are all folders and there are at least two.
+        (files, labels or None, class names, ignored non-image files, unreadable entries
+        with the reason). Classes exist when the visible children of ``root`` that can be
+        read are all folders and there are at least two.
     """
+    unreadable: list[tuple[str, str]] = []
     with os.scandir(root) as it:
-        children = sorted(_visible(list(it)), key=lambda e: e.name)
+        entries = sorted(_visible(list(it)), key=lambda e: e.name)
+    kinds = [(e, _is_dir(e, unreadable)) for e in entries]
+    children = [(e, is_dir) for e, is_dir in kinds if is_dir is not None]
     ignored: list[str] = []
-    if len(children) >= 2 and all(e.is_dir() for e in children):
+    if len(children) >= 2 and all(is_dir for _, is_dir in children):
         files: list[Path] = []
         labels: list[int] = []
-        for k, child in enumerate(children):
-            sub = _walk_images(Path(child.path), ignored)
+        for k, (child, _) in enumerate(children):
+            sub = _walk_images(Path(child.path), ignored, unreadable)
             files += sub
             labels += [k] * len(sub)
-        return files, labels, [c.name for c in children], ignored
-    return _walk_images(root, ignored), None, [], ignored
+        return files, labels, [c.name for c, _ in children], ignored, unreadable
+    return _walk_images(root, ignored, unreadable), None, [], ignored, unreadable
 
 
 def _scale_to_uint8(arr: np.ndarray) -> np.ndarray:
@@ -360,7 +380,7 @@ def load_image_folder(root: Path, cfg: DataConfig) -> TensorData:
     """
     resolution = cfg.resolution or DEFAULT_FOLDER_RESOLUTION
     Image.init()  # registers every plugin, so PIL_FORMATS names are all known
-    files, labels, classes, ignored = scan_image_folder(root)
+    files, labels, classes, ignored, unreadable = scan_image_folder(root)
     if not files:
         extra = f"; ignored {len(ignored)} other files, e.g. {ignored[0]}" if ignored else ""
         raise DataError(
@@ -369,6 +389,7 @@ def load_image_folder(root: Path, cfg: DataConfig) -> TensorData:
         )
     results = _decode_all(files, resolution, cfg.channels, desc=f"decoding {root.name}")
     skipped = [(str(p), r[2]) for p, r in zip(files, results, strict=True) if r[0] is None]
+    skipped += unreadable
     keep = [i for i, r in enumerate(results) if r[0] is not None]
     if not keep:
         raise DataError(
@@ -380,7 +401,7 @@ def load_image_folder(root: Path, cfg: DataConfig) -> TensorData:
         more = f" and {len(skipped) - WARN_LIST} more" if len(skipped) > WARN_LIST else ""
         other = f"; also ignored {len(ignored)} non-image files" if ignored else ""
         warnings.warn(
-            f"{root}: skipped {len(skipped)} of {len(files)} image files that could not be "
+            f"{root}: skipped {len(skipped)} files or folders that could not be read or "
             f"decoded: {names}{more} (all listed in TensorData.skipped){other}",
             SkippedFilesWarning,
             stacklevel=4,  # the caller of load_data
@@ -399,7 +420,8 @@ def load_image_folder(root: Path, cfg: DataConfig) -> TensorData:
     y = None
     if labels is not None and cfg.labels:
         y = torch.tensor([labels[i] for i in keep], dtype=torch.int64)
-    return TensorData(x, y, str(root), len(classes) if y is not None else 0, skipped)
+    names = list(classes) if y is not None else []
+    return TensorData(x, y, str(root), len(names), skipped, class_names=names)
 
 
 # ---------------------------------------------------------------------------- arrays

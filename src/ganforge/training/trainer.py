@@ -28,7 +28,7 @@ from torch import nn
 
 import ganforge.training.objectives  # noqa: F401  (registers the built-in objectives)
 from ganforge.core.checkpoint import load_checkpoint, save_checkpoint
-from ganforge.core.config import ConfigError, TrainConfig, save_toml, to_dict
+from ganforge.core.config import TrainConfig, save_toml, to_dict
 from ganforge.core.runfolder import RunFolder
 from ganforge.data import TensorData, load_data
 from ganforge.training.batching import PermutationBatcher
@@ -88,8 +88,6 @@ class Trainer:
             self.resume_state = load_checkpoint(self.run_folder.path)
         self.cfg = cfg
         self.callbacks = list(callbacks)
-        if cfg.threads < 0:
-            raise ConfigError(f"threads must be >= 0 (0 = PyTorch's default), got {cfg.threads}")
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         o = cfg.optim
