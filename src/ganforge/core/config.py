@@ -99,7 +99,9 @@ class DataConfig(_Checked):
     """
 
     _section: ClassVar[str] = "data"
-    _ranges: ClassVar[dict[str, Range]] = {"resolution": Range(0, 8192)}
+    _ranges: ClassVar[dict[str, Range]] = {
+        "resolution": Range(0, 8192),
+    }
     _choices: ClassVar[dict[str, tuple[Any, ...]]] = {"channels": (0, 1, 3)}
 
     spec: str = "mnist5k"
@@ -113,7 +115,9 @@ class ModelConfig(_Checked):
     """Which registered model family to build, and its keyword arguments."""
 
     _section: ClassVar[str] = "model"
-    _ranges: ClassVar[dict[str, Range]] = {"z_dim": Range(0, 1_000_000)}
+    _ranges: ClassVar[dict[str, Range]] = {
+        "z_dim": Range(0, 1_000_000),
+    }
 
     name: str = "dcgan"
     z_dim: int = 100
@@ -227,7 +231,10 @@ class EmaConfig(_Checked):
     """Exponential moving average of G's weights (``G_ema``), used for sampling."""
 
     _section: ClassVar[str] = "ema"
-    _ranges: ClassVar[dict[str, Range]] = {"decay": UNIT_OPEN, "start": NON_NEGATIVE}
+    _ranges: ClassVar[dict[str, Range]] = {
+        "decay": UNIT_OPEN,
+        "start": NON_NEGATIVE,
+    }
 
     decay: float = 0.999
     start: int = 0  # steps before averaging starts (G_ema copies G until then)
@@ -259,7 +266,10 @@ class EvalConfig(_Checked):
     """Periodic evaluation during training (0 = only what the CLI asks for)."""
 
     _section: ClassVar[str] = "eval"
-    _ranges: ClassVar[dict[str, Range]] = {"every": NON_NEGATIVE, "n": Range(1, 1_000_000)}
+    _ranges: ClassVar[dict[str, Range]] = {
+        "every": NON_NEGATIVE,
+        "n": Range(1, 1_000_000),
+    }
 
     every: int = 0
     metrics: tuple[str, ...] = ()
