@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import signal
 
 import pytest
 import torch
@@ -11,6 +13,7 @@ import torch
 import ganforge
 from ganforge.apps.gan import gan_trainer
 from ganforge.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ganforge.training.stopping import TrainingStopped
 from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 
@@ -78,23 +81,55 @@ def test_resume_is_bit_exact(tmp_path, model):
     assert [r["step"] for r in log if "loss_d" in r] == [2, 4, 5, 6, 8]
 
 
-def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, tiny_cfg):
-    trainer = Trainer(tiny_cfg, tmp_path / "run")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGUSR1])
+def test_a_signal_stops_at_the_step_boundary_and_the_resume_is_exact(tmp_path, tiny_cfg, sig):
+    cfg = dataclasses.replace(
+        tiny_cfg, steps=8, log=dataclasses.replace(tiny_cfg.log, ckpt_every=100)
+    )
+    straight = Trainer(cfg, tmp_path / "a")
+    straight.run()
+    trainer = Trainer(cfg, tmp_path / "b")
+    real_step = trainer.objective.step
+    calls = {"n": 0}
+
+    def signalled(ctx):
+        calls["n"] += 1
+        if calls["n"] == 4:  # the signal lands in the middle of step 4
+            signal.raise_signal(sig)
+            signal.raise_signal(sig)  # a second one must not cut anything short
+        return real_step(ctx)
+
+    trainer.objective.step = signalled
+    with pytest.raises(TrainingStopped) as stopped:
+        trainer.run()
+    assert stopped.value.step == 4 and stopped.value.exit_code == 128 + sig
+    assert load_checkpoint(tmp_path / "b")["step"] == 4
+    assert not list((tmp_path / "b").glob(".lock"))  # the writer lock is released
+    events = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert {"step": 4, "event": "stopped", "signal": signal.Signals(sig).name} in events
+    resumed = Trainer(cfg, tmp_path / "b", resume=True)
+    resumed.run()
+    a, b = straight.state_dict(), resumed.state_dict()
+    for key in ("G", "D", "G_ema", "opt_g", "opt_d", "batcher", "rng"):
+        _assert_same_state(a[key], b[key], key)
+
+
+def test_an_interrupt_inside_a_step_keeps_the_last_whole_checkpoint(tmp_path, tiny_cfg):
+    trainer = Trainer(tiny_cfg, tmp_path / "run")  # ckpt_every = 3
     real_step = trainer.objective.step
     calls = {"n": 0}
 
     def interrupted(ctx):
         calls["n"] += 1
-        if calls["n"] == 4:
+        out = real_step(ctx)
+        if calls["n"] == 5:  # after the updates of step 5, before the loop sees them
             raise KeyboardInterrupt
-        return real_step(ctx)
+        return out
 
     trainer.objective.step = interrupted
     with pytest.raises(KeyboardInterrupt):
         trainer.run()
-    ckpt = load_checkpoint(tmp_path / "run")
-    assert ckpt["step"] == 3
-    assert (tmp_path / "run" / "samples.png").is_file()
+    assert load_checkpoint(tmp_path / "run")["step"] == 3  # not a half-done step 5
     resumed = Trainer(tiny_cfg, tmp_path / "run", resume=True)
     resumed.run()
     assert load_checkpoint(tmp_path / "run")["step"] == tiny_cfg.steps
@@ -106,10 +141,10 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
     def boom(obj, f, *a, **k):
         open(f, "wb").write(b"partial")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device", str(f))
 
     monkeypatch.setattr(torch, "save", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(CheckpointError, match=r"latest.pt: the disk is full. Earlier files"):
         save_checkpoint({"step": 2}, path)
     monkeypatch.undo()
     assert torch.load(path, weights_only=True)["step"] == 1

@@ -55,9 +55,13 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from ganforge.core.checkpoint import CheckpointError
     from ganforge.core.config import ConfigError
     from ganforge.core.registry import UnknownNameError
+    from ganforge.core.runfolder import RunFolderBusy
     from ganforge.hub.zoo import ZooError
 
-    return (ConfigError, UnknownNameError, CheckpointError, ZooError, FileNotFoundError, ValueError)
+    return (
+        ConfigError, UnknownNameError, CheckpointError, ZooError, RunFolderBusy,
+        FileNotFoundError, ValueError,
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 3
         if isinstance(e, _user_error_types()):
             print(f"ganforge: error: {e}", file=sys.stderr)
+            return 2
+        if isinstance(e, OSError):  # permission denied, disk full, I/O error: name the path
+            where = f"{e.filename}: " if e.filename else ""
+            print(f"ganforge: error: {where}{e.strerror or e}", file=sys.stderr)
             return 2
         raise
 

@@ -122,8 +122,12 @@ def run(args: argparse.Namespace) -> int:
             f"note: skipped {len(trainer.data.skipped)} unreadable files (listed in "
             f"{out / 'metrics.jsonl'})"
         )
+    from ganforge.training.stopping import TrainingStopped
+
     try:
         trainer.run()
+    except TrainingStopped as e:
+        return e.exit_code
     except KeyboardInterrupt:
         return 130
     print(f"done: {getattr(trainer, 'final_samples', out / 'samples.png')}")

@@ -140,8 +140,12 @@ def cmd_translate_train(args: argparse.Namespace) -> int:
             f"note: skipped {len(pairs.skipped)} files (listed in "
             f"{Path(args.out) / 'metrics.jsonl'})"
         )
+    from ganforge.training.stopping import TrainingStopped
+
     try:
         trainer.run()
+    except TrainingStopped as e:
+        return e.exit_code
     except KeyboardInterrupt:
         return 130
     final = [r for r in trainer.run_folder.records() if r.get("event") == "eval" and r.get("final")]

@@ -9,6 +9,7 @@ rebuild G and D and resume; :mod:`ganforge.hub.load` builds the networks from it
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 from pathlib import Path
@@ -29,16 +30,34 @@ class CheckpointError(RuntimeError):
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """Atomically write ``state`` (plus format/version tags) to ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CheckpointError(write_error(path, e)) from None
     payload = {"format": FORMAT, "version": VERSION, **state}
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         torch.save(payload, tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        raise CheckpointError(write_error(path, e)) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def write_error(path: Path, e: OSError) -> str:
+    """What went wrong writing ``path``, and what is kept (disk full, permission denied)."""
+    if e.errno == errno.ENOSPC:
+        what = "the disk is full"
+    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "permission denied (a read-only folder?)"
+    else:
+        what = e.strerror or str(e)
+    return (
+        f"cannot write {path}: {what}. Earlier files in {path.parent} are intact; free space "
+        "or choose a writable folder (--out), then resume"
+    )
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

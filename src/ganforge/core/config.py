@@ -498,6 +498,10 @@ def load_toml(path: str | Path) -> TrainConfig:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested deeper than any configuration can be") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read it as text: {e}") from None
     try:
         return from_dict(TrainConfig, data)
     except ConfigError as e:
@@ -518,6 +522,10 @@ def _parse_cli_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ConfigError(
+            f"--set value nested deeper than any configuration can be: {text[:40]}..."
+        ) from None
 
 
 def apply_override(cfg: C, assignment: str) -> C:

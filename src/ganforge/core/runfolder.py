@@ -20,10 +20,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+LOCK_NAME = ".lock"
 CONFIG_NAME = "config.toml"
 METRICS_NAME = "metrics.jsonl"
 REPORT_NAME = "report.html"
@@ -39,6 +42,20 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
+
+
+class RunFolderBusy(RuntimeError):
+    """Another live process is writing this run folder."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 class RunFolder:
@@ -116,3 +133,69 @@ class RunFolder:
         tmp = self.metrics.with_name(f".{METRICS_NAME}.tmp{os.getpid()}")
         tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
         os.replace(tmp, self.metrics)
+
+    # ------------------------------------------------------------------ one writer
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_NAME
+
+    def acquire(self) -> str:
+        """Take the folder's writer lock (``.lock``: pid, host, start time), created
+        atomically; returns a note when a stale lock of a dead process was taken over, ""
+        otherwise.
+
+        Raises:
+            RunFolderBusy: a live process (or one on another host) holds the lock; the
+                message names it.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        note = ""
+        for _ in range(3):
+            try:
+                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
+                    return ""  # this process holds it already
+                if holder.get("host") == me["host"] and not _pid_alive(int(holder.get("pid", 0))):
+                    note = (
+                        f"took over the lock of process {holder.get('pid')}, which is gone "
+                        "(an earlier run that was killed)"
+                    )
+                    self.lock_path.unlink(missing_ok=True)
+                    continue
+                since = time.strftime("%Y-%m-%d %H:%M", time.localtime(holder.get("since", 0)))
+                raise RunFolderBusy(
+                    f"{self.path} is being written by process {holder.get('pid')} on "
+                    f"{holder.get('host')} (since {since}); wait for it, stop it, or choose "
+                    f"another --out (if that process is gone, delete {self.lock_path})"
+                ) from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return note
+        raise RunFolderBusy(f"{self.path}: could not take the lock {self.lock_path}")
+
+    def _holder(self) -> dict[str, Any]:
+        try:
+            holder = json.loads(self.lock_path.read_text(encoding="utf-8"))
+            return holder if isinstance(holder, dict) else {}
+        except (OSError, json.JSONDecodeError):
+            return {}  # being written right now, or cut by a crash: treat as this host's
+
+    def release(self) -> None:
+        """Drop the lock if this process holds it."""
+        holder = self._holder()
+        if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            self.lock_path.unlink(missing_ok=True)
+
+    def remove_temp_files(self) -> list[Path]:
+        """Delete the temporary files of writes a killed process left behind (every file
+        is written to ``.NAME.tmpPID`` and renamed); call while holding the lock."""
+        removed = []
+        for folder in (self.path, self.checkpoints, self.path / "samples"):
+            if folder.is_dir():
+                for tmp in folder.glob(".*.tmp*"):
+                    tmp.unlink(missing_ok=True)
+                    removed.append(tmp)
+        return removed

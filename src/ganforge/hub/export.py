@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ganforge.core.checkpoint import CheckpointError
-from ganforge.core.config import TrainConfig, from_dict, to_dict
+from ganforge.core.config import ConfigError, TrainConfig, from_dict, to_dict
 from ganforge.models.base import Generator
 
 EXPORT_FORMAT = "ganforge-generator"
@@ -56,9 +56,12 @@ def translation_hint(where: str) -> str:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def export_safetensors(
@@ -116,27 +119,58 @@ def load_exported(path: str | Path, *, name: str | None = None) -> Generator:
     Raises:
         CheckpointError: the folder holds an image-to-image translator (the message names
             ``ganforge translate apply`` and ``load_translator``).
-        ValueError: config.json is not a ganforge export.
+        CheckpointError: config.json is not a ganforge export, or a file is not readable.
     """
-    from safetensors.torch import load_file
-
     from ganforge.models import build_models
 
     p = Path(path)
-    info = json.loads((p / CONFIG_NAME).read_text(encoding="utf-8"))
+    info = read_export_info(p)
     if info.get("kind") == "translation":
         raise CheckpointError(translation_hint(name or str(path)))
     if info.get("format") != EXPORT_FORMAT:
-        raise ValueError(f"{p / CONFIG_NAME} is not a ganforge generator export")
-    cfg = from_dict(TrainConfig, info["config"])
-    G, _ = build_models(cfg.model, tuple(info["out_shape"]))
-    state = load_file(str(p / WEIGHTS_NAME))
-    G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        raise CheckpointError(f"{p / CONFIG_NAME} is not a ganforge generator export")
+    try:
+        cfg = from_dict(TrainConfig, info["config"])
+        out_shape = tuple(int(s) for s in info["out_shape"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{p / CONFIG_NAME}: invalid export description: {e}") from None
+    try:
+        G, _ = build_models(cfg.model, out_shape)
+    except ConfigError as e:
+        raise CheckpointError(f"{p / CONFIG_NAME}: {e}") from None
+    state = read_weights(p / WEIGHTS_NAME)
+    try:
+        G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise CheckpointError(f"{p / WEIGHTS_NAME} does not fit its config.json: {first}") from None
     G.eval().requires_grad_(False)
-    G.config = cfg  # type: ignore[attr-defined]
-    G.step = int(info.get("step", 0))  # type: ignore[attr-defined]
-    G.export_info = info  # type: ignore[attr-defined]
+    G.config = cfg
+    G.step = int(info.get("step", 0))
     return G
+
+
+def read_export_info(folder: Path) -> dict[str, Any]:
+    """``config.json`` of an exported folder as a dict; a clear error when it is not JSON."""
+    path = folder / CONFIG_NAME
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(info).__name__}")
+    return info
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a clear error when it is truncated or corrupt."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
 
 
 def export_onnx(G: Generator, out_dir: str | Path, *, opset: int = 17) -> Path:

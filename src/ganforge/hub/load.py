@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ganforge.core.checkpoint import CheckpointError, config_of, load_checkpoint
+from ganforge.core.config import ConfigError
 from ganforge.hub.export import is_exported_dir, load_exported, translation_hint
 from ganforge.hub.zoo import resolve_zoo
 from ganforge.models import build_models
@@ -17,8 +18,11 @@ from ganforge.models.base import Generator
 
 def build_generator_from(ckpt: dict[str, Any]) -> Generator:
     """Rebuild the G architecture recorded in a checkpoint (weights not loaded)."""
-    cfg = config_of(ckpt)
-    G, _ = build_models(cfg.model, tuple(ckpt["out_shape"]))
+    try:
+        cfg = config_of(ckpt)
+        G, _ = build_models(cfg.model, tuple(int(s) for s in ckpt["out_shape"]))
+    except (ConfigError, KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{ckpt.get('path', 'checkpoint')}: {e}") from None
     return G
 
 

@@ -17,6 +17,7 @@ are in the checkpoint, and nothing the loop does for logging touches a training 
 from __future__ import annotations
 
 import copy
+import signal
 import time
 import warnings
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 import ganforge.training.objectives  # noqa: F401  (registers the built-in objectives)
-from ganforge.core.checkpoint import load_checkpoint, save_checkpoint
+from ganforge.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_error
 from ganforge.core.config import TrainConfig, save_toml, to_dict
 from ganforge.core.runfolder import RunFolder
 from ganforge.data import TensorData, load_data
@@ -40,6 +41,7 @@ from ganforge.training.objective import OBJECTIVES, Objective, StepContext, obje
 from ganforge.training.optim import build_optimizer, check_schedule, lr_factor
 from ganforge.training.precision import resolve_device, resolve_precision
 from ganforge.training.rng import rng_state, set_rng_state
+from ganforge.training.stopping import StopRequests, TrainingStopped
 
 Tensor = torch.Tensor
 
@@ -389,13 +391,78 @@ class Trainer:
                 )  # fmt: skip
 
     # ----------------------------------------------------------------- loop
-    def run(self, progress: bool | None = None) -> Path:
-        """Train until ``cfg.steps``; returns the run folder. Ctrl-C saves and re-raises."""
-        cfg = self.cfg
-        if self.is_main:  # fresh run: start the log afresh; resume: drop steps to be redone
-            self.run_folder.path.mkdir(parents=True, exist_ok=True)
-            save_toml(cfg, self.run_folder.config)
+    def _write_samples_safely(self, path: Path) -> Path | None:
+        """Samples are a view of the run, not the run: failing to write them is a warning
+        and an event, never the end of training."""
+        try:
+            return self.write_samples(path)
+        except (KeyboardInterrupt, TrainingDiverged):
+            raise
+        except Exception as e:  # noqa: BLE001
+            warnings.warn(f"could not write samples {path}: {e}", stacklevel=2)
+            self.run_folder.append(
+                {"step": self.step, "event": "samples_failed", "error": f"{type(e).__name__}: {e}"}
+            )
+            return None
+
+    def _start(self) -> None:
+        """Take the folder's writer lock, clear temporary files of killed writes, write the
+        config and align the log with the weights (rank 0)."""
+        if not self.is_main:
+            return
+        note = self.run_folder.acquire()
+        try:
+            removed = self.run_folder.remove_temp_files()
+            save_toml(self.cfg, self.run_folder.config)
+            # fresh run: start the log afresh; resume: drop the steps to be trained again
             self.run_folder.truncate_log(self.step)
+        except OSError as e:
+            self.run_folder.release()
+            raise CheckpointError(write_error(Path(e.filename or self.out), e)) from None
+        if note:
+            print(f"note: {self.out}: {note}")
+            self.run_folder.append({"step": self.step, "event": "stale_lock", "note": note})
+        if removed:
+            self.run_folder.append(
+                {
+                    "step": self.step,
+                    "event": "removed_temp_files",
+                    "files": [p.name for p in removed],
+                }
+            )
+
+    def _stop(self, signum: int, bar: Any) -> None:
+        """Save at this step boundary, tell how to resume, and end with TrainingStopped."""
+        bar.close()
+        self.save()
+        name = signal.Signals(signum).name
+        self.log({"step": self.step, "event": "stopped", "signal": name})
+        self._write_samples_safely(self.run_folder.final_samples)
+        msg = (
+            f"stopped by {name} at step {self.step}; checkpoint saved. Resume with:\n"
+            f"  ganforge train --resume {self.out}"
+        )
+        if self.is_main:
+            print(f"\n{msg}", flush=True)
+        raise TrainingStopped(signum, self.step, msg)
+
+    def run(self, progress: bool | None = None) -> Path:
+        """Train until ``cfg.steps``; returns the run folder.
+
+        SIGINT, SIGTERM and SIGUSR1 stop the run at the next step boundary with a checkpoint
+        (:class:`~ganforge.training.stopping.TrainingStopped`); another process writing the
+        same folder is refused (:class:`~ganforge.core.runfolder.RunFolderBusy`).
+        """
+        self._start()
+        try:
+            with StopRequests(self.dist) as stop:
+                return self._loop(progress, stop)
+        finally:
+            if self.is_main:
+                self.run_folder.release()
+
+    def _loop(self, progress: bool | None, stop: StopRequests) -> Path:
+        cfg = self.cfg
         if self.data.skipped:
             self.log(
                 {
@@ -416,9 +483,15 @@ class Trainer:
         if cfg.guard.enabled:
             self.guard.snapshot(self.step)
         self.emit("on_train_start")
+        in_step = False
         try:
             while self.step < cfg.steps:
+                signum = stop.requested()
+                if signum:
+                    self._stop(signum, bar)
+                in_step = True
                 logs = self.train_step()
+                in_step = False
                 for k, v in logs.items():
                     acc[k] = acc[k] + v if k in acc else v.clone()
                 n_acc += 1
@@ -442,17 +515,20 @@ class Trainer:
                 if self.step % cfg.log.ckpt_every == 0 or last:
                     self.save(periodic=True)
                 if self.step % cfg.log.sample_every == 0 or last:
-                    path = self.write_samples(self.run_folder.samples_at(self.step))
-                    self.emit("on_samples", path)
+                    path = self._write_samples_safely(self.run_folder.samples_at(self.step))
+                    if path is not None:
+                        self.emit("on_samples", path)
                 self.emit("on_step_end")
         except KeyboardInterrupt:
+            # Only a KeyboardInterrupt that did not come through the stop handlers (a
+            # run outside the main thread, or raised by code) gets here.
             bar.close()
-            self.save()
-            self.write_samples(self.run_folder.final_samples)
-            print(
-                f"\ninterrupted at step {self.step}; checkpoint saved. Resume with:\n"
-                f"  ganforge train --resume {self.out}"
-            )
+            if in_step:  # half a step: the weights are not a state any run passes through
+                print(f"\ninterrupted inside step {self.step + 1}; the last checkpoint stays")
+            else:
+                self.save()
+                print(f"\ninterrupted at step {self.step}; checkpoint saved")
+            print(f"Resume with:\n  ganforge train --resume {self.out}")
             raise
         except TrainingDiverged:
             bar.close()
@@ -462,8 +538,9 @@ class Trainer:
                 self.save()  # the guard has just restored the last good weights
             raise
         bar.close()
-        self.final_samples = self.write_samples(self.run_folder.final_samples)
-        self.emit("on_samples", self.final_samples)
+        self.final_samples = self._write_samples_safely(self.run_folder.final_samples)
+        if self.final_samples is not None:
+            self.emit("on_samples", self.final_samples)
         self.emit("on_train_end")
         return self.out
 

@@ -17,7 +17,6 @@ is the flat, paper-named view of that run's config (``ganforge translate train``
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -449,11 +448,9 @@ def _networks_args(cfg: TranslationConfig) -> TranslationNetworks:
 
 
 def _load_exported_translator(folder: Path, device: str, where: str) -> Translator:
-    from safetensors.torch import load_file
+    from ganforge.hub.export import WEIGHTS_NAME, read_export_info, read_weights
 
-    from ganforge.hub.export import CONFIG_NAME, WEIGHTS_NAME
-
-    info = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    info = read_export_info(folder)
     if info.get("kind") != KIND:
         raise CheckpointError(
             f"{where} is an exported noise->image generator, not a translation model; load "
@@ -467,7 +464,7 @@ def _load_exported_translator(folder: Path, device: str, where: str) -> Translat
     cfg = TranslationConfig.from_dict(info["translation"])
     channels = (int(info["channels"][0]), int(info["channels"][1]))
     res = int(info["resolution"])
-    flat = load_file(str(folder / WEIGHTS_NAME))
+    flat = read_weights(folder / WEIGHTS_NAME)
     states: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in flat.items():
         name, _, rest = key.partition(".")
