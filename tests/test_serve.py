@@ -44,9 +44,10 @@ class Served:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def get(self, path: str) -> tuple[int, str, bytes]:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
+        req = urllib.request.Request(self.url.rstrip("/") + path, headers=headers or {})
         try:
-            with urllib.request.urlopen(self.url.rstrip("/") + path, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=30) as r:
                 return r.status, r.headers["Content-Type"], r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers["Content-Type"], e.read()
@@ -241,3 +242,14 @@ def test_explorer_page_in_browser(served: Served, tmp_path: Path) -> None:
         b.wait_for("document.getElementById('seed').value !== '0'")
         b.screenshot(tmp_path / "explorer.png")
         assert b.errors == []
+
+
+def test_requests_for_other_host_names_are_refused(served: Served) -> None:
+    """DNS rebinding: a page served under an attacker's name that resolves to 127.0.0.1
+    sends that name as Host; only localhost and the bound address are answered."""
+    port = served.server.server_address[1]
+    for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example"):
+        code, _, body = served.get("/info", {"Host": host})
+        assert code == 403 and b"localhost" in body, host
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
+        assert served.get("/info", {"Host": host})[0] == 200, host

@@ -338,6 +338,26 @@ class SamplingServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/"
 
+    def host_allowed(self, header: str | None) -> bool:
+        """Whether a request's ``Host`` names this server: its bound address or localhost.
+
+        A web page the user visits can make the browser send requests to 127.0.0.1 under a
+        name its own attacker-run DNS points there (DNS rebinding); such requests carry
+        that name in ``Host``, so they are refused. A server bound to every interface
+        (0.0.0.0, ::) was opened to the network on purpose and answers any name.
+        """
+        bound = str(self.server_address[0])
+        if bound in ("0.0.0.0", "::"):
+            return True
+        if not header:
+            return False
+        name = header.strip().lower()
+        if name.startswith("["):  # [::1]:8000
+            name = name[1 : name.find("]")] if "]" in name else name
+        elif name.count(":") == 1:
+            name = name.split(":")[0]
+        return name in {bound.lower(), "localhost", "127.0.0.1", "::1"}
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: SamplingServer
@@ -360,6 +380,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, "application/json", json.dumps(obj).encode())
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if not self.server.host_allowed(self.headers.get("Host")):
+            self._json(
+                HTTPStatus.FORBIDDEN,
+                {"error": "this server answers requests for localhost or its own address only"},
+            )
+            return
         if len(self.path) > MAX_URL:
             self._json(
                 HTTPStatus.REQUEST_URI_TOO_LONG,
