@@ -84,3 +84,42 @@ def test_two_processes_match_one_and_resume_with_other_count(tmp_path):
     shutil.copytree(tmp_path / "multi", tmp_path / "multi_then_single")
     Trainer(_cfg(6), tmp_path / "multi_then_single", resume=True).run()
     assert load_checkpoint(tmp_path / "multi_then_single")["step"] == 6
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_sigterm_to_torchrun_leaves_a_checkpoint_that_resumes(tmp_path):
+    """What a scheduler does before a kill: SIGTERM to the launcher. torchrun passes it to
+    the workers, they agree on one step, rank 0 saves; the run then resumes to its end."""
+    import dataclasses
+    import json
+    import signal
+    import time
+
+    from ganforge.core.config import save_toml
+
+    cfg = _cfg(100_000)
+    cfg = dataclasses.replace(cfg, log=dataclasses.replace(cfg.log, every=1, ckpt_every=10**6))
+    save_toml(cfg, tmp_path / "cfg.toml")
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "ganforge", "train", str(tmp_path / "cfg.toml"), "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = out / "metrics.jsonl"
+    deadline = time.time() + 90
+    while time.time() < deadline and not (log.exists() and log.stat().st_size > 200):
+        time.sleep(0.2)
+    assert log.exists(), "training never started"
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=90)[0].decode(errors="replace")
+    step = load_checkpoint(out)["step"]
+    assert 0 < step < cfg.steps, output[-2000:]
+    events = [json.loads(x) for x in log.read_text().splitlines()]
+    assert {"step": step, "event": "stopped", "signal": "SIGTERM"} in events, output[-2000:]
+    res = subprocess.run(
+        [sys.executable, "-m", "ganforge", "train", "--resume", str(out), "--steps",
+         str(step + 3), "--no-progress"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert load_checkpoint(out)["step"] == step + 3

@@ -410,7 +410,10 @@ class Trainer:
         config and align the log with the weights (rank 0)."""
         if not self.is_main:
             return
-        note = self.run_folder.acquire()
+        try:
+            note = self.run_folder.acquire()
+        except OSError as e:
+            raise CheckpointError(write_error(Path(e.filename or self.out), e)) from None
         try:
             removed = self.run_folder.remove_temp_files()
             save_toml(self.cfg, self.run_folder.config)
