@@ -224,3 +224,14 @@ def test_threads_setting_sets_and_checks_the_thread_count(tmp_path, tiny_cfg):
             Trainer(dataclasses.replace(tiny_cfg, threads=-1), tmp_path / "c")
     finally:
         torch.set_num_threads(before)
+
+
+def test_timing_steps_leaves_the_run_exactly_as_it_was(tmp_path, tiny_cfg):
+    plain = Trainer(tiny_cfg, tmp_path / "a")
+    plain.run()
+    timed = Trainer(tiny_cfg, tmp_path / "b")
+    assert timed.time_steps(2) > 0 and timed.step == 0
+    timed.run()
+    a, b = plain.state_dict(), timed.state_dict()
+    for key in ("G", "D", "G_ema", "opt_g", "opt_d", "batcher", "rng"):
+        _assert_same_state(a[key], b[key], key)

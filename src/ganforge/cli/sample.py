@@ -41,9 +41,9 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.Argu
     s.add_argument(
         "--class",
         dest="class_id",
-        type=int,
-        metavar="K",
-        help="class-conditional models: samples of class K",
+        metavar="K|NAME",
+        help="class-conditional models: samples of class K, or of the class named NAME (an "
+        "image folder's sub-folder the run was trained on)",
     )
     s.add_argument(
         "--truncation",
@@ -203,7 +203,7 @@ def _seed_pair(text: str, flag: str) -> tuple[int, int]:
 def _controlled_samples(G: Any, args: argparse.Namespace) -> Any:
     """Samples for ``ganforge sample`` with its controls (code traversal, class,
     truncation, style mixing, interpolation); plain random samples without them."""
-    from ganforge.sampling.controls import sample_with_controls
+    from ganforge.sampling.controls import class_index, sample_with_controls
 
     mix = _seed_pair(args.style_mix, "--style-mix") if args.style_mix else None
     line = _seed_pair(args.interpolate, "--interpolate") if args.interpolate else None
@@ -213,7 +213,7 @@ def _controlled_samples(G: Any, args: argparse.Namespace) -> Any:
             args.n,
             args.seed,
             traverse=args.traverse,
-            class_id=args.class_id,
+            class_id=class_index(G, args.class_id) if args.class_id is not None else None,
             truncation=args.truncation,
             style_mix_seeds=mix,
             interpolate_seeds=line,

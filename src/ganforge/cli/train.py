@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ganforge.core.config import ConfigError, apply_override, dumps
+from ganforge.core.config import ConfigError, TrainConfig, apply_override, dumps
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.ArgumentParser:
@@ -54,19 +54,80 @@ def _unique_run_dir(base: Path) -> Path:
     return base.parent / f"{base.name}-{i}"
 
 
+def _base_config(args: argparse.Namespace) -> tuple[str, TrainConfig, list[str]]:
+    """``(run name, config, notes)`` before overrides: the preset or file given; with no
+    preset and ``--data`` an image folder, the ``images`` preset fitted to the folder."""
+    from ganforge.apps.fit import config_for_folder
+    from ganforge.core.presets import DEFAULT_PRESET, load_preset_or_file
+    from ganforge.data.audio import is_audio_folder
+    from ganforge.data.files import DataError, survey_image_folder
+    from ganforge.models.build import data_kind
+
+    folder = Path(args.data).expanduser() if args.data else None
+    survey = None
+    if folder is not None and folder.is_dir() and not is_audio_folder(folder):
+        try:
+            survey = survey_image_folder(folder)
+        except DataError:
+            survey = None  # no images (a CIFAR batch folder ...): the data loader decides
+    if folder is not None and survey is not None:
+        cuda = (args.device or "auto") != "cpu" and _cuda_available()
+        if args.config is None:
+            cfg, notes = config_for_folder(args.data, survey, cuda=cuda)
+            return folder.resolve().name, cfg, notes
+        name, cfg = load_preset_or_file(args.config)
+        kind = data_kind(cfg.model.name)
+        if kind != "images":
+            raise ConfigError(
+                f"{args.config} trains a {cfg.model.name} model on {kind}; {args.data} holds "
+                "images: train them with `ganforge train --data FOLDER` (or the images, "
+                "dcgan-mnist, stylegan-mnist, cgan-mnist presets)"
+            )
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, spec=args.data))
+        notes = []
+        if cfg.data.resolution == 0:  # a preset at its data's native size: pick one
+            from ganforge.apps.fit import pick_resolution
+
+            side = pick_resolution(survey.short_side, cuda=cuda)
+            notes.append(f"data.resolution 0 -> {side} (the images' median shorter side is "
+                         f"{survey.short_side} px)")  # fmt: skip
+            cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, resolution=side))
+        return f"{name}-{folder.resolve().name}", cfg, notes
+    name, cfg = load_preset_or_file(args.config or DEFAULT_PRESET)
+    if args.data:
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, spec=args.data))
+    return name, cfg, []
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``ganforge train``."""
     from ganforge.core.checkpoint import config_of, load_checkpoint
-    from ganforge.core.presets import DEFAULT_PRESET, load_preset_or_file
 
+    notes: list[str] = []
     if args.resume:
         if args.config:
             raise ConfigError("give either a preset/TOML or --resume RUN_DIR, not both")
+        if args.data:
+            raise ConfigError("--data cannot change on --resume (the run's data is fixed)")
         out = Path(args.resume)
         cfg = config_of(load_checkpoint(out))
         resume = True
     else:
-        name, cfg = load_preset_or_file(args.config or DEFAULT_PRESET)
+        name, cfg, notes = _base_config(args)
         out = Path(args.out) if args.out else _unique_run_dir(Path("runs") / name)
         resume = False
         if (out / "checkpoints" / "latest.pt").exists() and not args.dry_run:
@@ -74,10 +135,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{out} already holds a run; continue it with `ganforge train --resume {out}` "
                 "or choose another --out"
             )
-    if args.data:
-        if resume:
-            raise ConfigError("--data cannot change on --resume (the run's data is fixed)")
-        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, spec=args.data))
+        if not cfg.data.spec:
+            raise ConfigError(f"preset {name!r} trains on your data: add --data FOLDER")
     if args.seed is not None:
         if resume:
             raise ConfigError("--seed cannot change on --resume")
@@ -93,7 +152,16 @@ def run(args: argparse.Namespace) -> int:
 
     from ganforge.apps import trainer_for
 
-    trainer = trainer_for(cfg, out, resume=resume)
+    data = None
+    if args.data and not resume and _is_gan(cfg):
+        from ganforge.apps.fit import fit_to_data
+        from ganforge.data import load_data
+
+        fitted = fit_to_data(cfg, load_data(cfg.data))
+        cfg, data, notes = fitted.cfg, fitted.data, notes + fitted.notes
+    trainer = trainer_for(cfg, out, resume=resume, data=data, notes=notes)
+    for note in notes:
+        print(f"note: {note}")
     if args.dry_run:
         sizes = ", ".join(
             f"{name}: {sum(p.numel() for p in trainer.nets[name].parameters()):,}"
@@ -106,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
             f"{trainer.data.item_shape}, {len(trainer.data.skipped)} files skipped"
         )
         print(f"# parameters: {sizes}; device {trainer.device}")
+        per_step = trainer.time_steps()
+        print(f"# about {_minutes(per_step * cfg.steps)} for {cfg.steps} steps "
+              f"({per_step:.3f} s per step, measured)")  # fmt: skip
         print(f"# would write to {out}")
         return 0
     if trainer.step >= cfg.steps:
@@ -114,8 +185,11 @@ def run(args: argparse.Namespace) -> int:
             "pass --steps N with a larger total to train further"
         )
         return 0
+    per_step = trainer.time_steps()
     print(
-        f"training {trainer.objective.describe()}, steps {trainer.step} -> {cfg.steps}, into {out}"
+        f"training {trainer.objective.describe()}, steps {trainer.step} -> {cfg.steps}, into "
+        f"{out}: about {_minutes(per_step * (cfg.steps - trainer.step))} "
+        f"({per_step:.3f} s per step on {trainer.device}, measured)"
     )
     if trainer.data.skipped:
         print(
@@ -132,3 +206,9 @@ def run(args: argparse.Namespace) -> int:
         return 130
     print(f"done: {getattr(trainer, 'final_samples', out / 'samples.png')}")
     return 0
+
+
+def _is_gan(cfg: TrainConfig) -> bool:
+    from ganforge.training.objective import objective_name
+
+    return objective_name(cfg) in ("gan", "infogan", "conditional", "acgan")

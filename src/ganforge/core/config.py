@@ -108,6 +108,9 @@ class DataConfig(_Checked):
     resolution: int = 0
     channels: int = 0
     labels: bool = True
+    # The classes' names in label order (an image folder's sub-folders), recorded when a
+    # class-conditional run is fitted to its data: `ganforge sample --class NAME` reads them.
+    class_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

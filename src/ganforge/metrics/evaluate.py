@@ -50,8 +50,15 @@ __all__ = ["Metric", "evaluate", "resolve_metric", "default_metrics", "format_n"
 
 DEFAULT_N = 5000
 KINDS = ("fid", "kid", "is", "pr", "dc")
-EXTRACTOR_SHORT = {"lenet": "lenet_mnist", "inception": "inception_fid", "raw": "raw"}
-_NAME_RE = re.compile(r"^(fid|kid|is|pr|dc)(\d+(?:\.\d+)?)(k?)_(lenet|inception|raw|custom)$")
+EXTRACTOR_SHORT = {
+    "lenet": "lenet_mnist",
+    "inception": "inception_fid",
+    "raw": "raw",
+    "randconv": "randconv_proxy",
+}
+_NAME_RE = re.compile(
+    r"^(fid|kid|is|pr|dc)(\d+(?:\.\d+)?)(k?)_(lenet|inception|raw|randconv|custom)$"
+)
 
 
 def format_n(n: int) -> str:

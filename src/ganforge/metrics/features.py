@@ -156,6 +156,57 @@ class InceptionExtractor(Extractor):
         return self.net.features_and_logits(x)
 
 
+class RandomConvExtractor(Extractor):
+    """``randconv_proxy``: features of a fixed, randomly initialised conv net plus colour
+    statistics — a photo metric that needs no download.
+
+    Random convolutional features keep much of an image's texture and layout statistics
+    (the observation behind "random network" baselines for perceptual and distribution
+    metrics); with per-channel colour means and deviations on top they tell collapsed or
+    noisy samples from data. They are **not** Inception features: FID/KID numbers in this
+    space (``fid*_randconv``, ``kid*_randconv``) are comparable only with each other, never
+    with published FID.
+
+    Input (N, C, H, W) in [-1, 1], any size; grey is repeated to RGB; resized to 64x64
+    (bilinear, antialiased). Features: 4 stride-2 3x3 convs (32, 64, 128, 256 channels,
+    leaky ReLU, Kaiming init from seed 0), the last map's channel means and deviations
+    (512) and the image's per-channel mean and deviation (6): 518-d.
+    """
+
+    name = "randconv_proxy"
+    dim = 518
+    identity = "randconv_proxy:v1:seed0:64px"
+
+    def __init__(self) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        layers: list[nn.Module] = []
+        c = 3
+        for width in (32, 64, 128, 256):
+            conv = nn.Conv2d(c, width, 3, 2, 1)
+            with torch.no_grad():
+                fan_in = c * 9
+                conv.weight.copy_(
+                    torch.randn(conv.weight.shape, generator=gen) * (2 / fan_in) ** 0.5
+                )
+                conv.bias.zero_()
+            layers += [conv, nn.LeakyReLU(0.2)]
+            c = width
+        self.net = nn.Sequential(*layers).eval().requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = x.float()
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if x.shape[-2:] != (64, 64):
+            x = F.interpolate(
+                x, size=(64, 64), mode="bilinear", antialias=True, align_corners=False
+            )
+        h = self.net(x)
+        colour = torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], 1)
+        return torch.cat([h.mean(dim=(2, 3)), h.std(dim=(2, 3)), colour], 1), None
+
+
 class RawExtractor(Extractor):
     """``raw``: flattened pixels or points, no network."""
 
@@ -187,6 +238,10 @@ EXTRACTORS.register(
     "inception_fid", help="FID Inception-v3 (pytorch-fid weights file): 2048-d, 1008 logits"
 )(InceptionExtractor)
 EXTRACTORS.register("raw", help="flattened pixels or points (no network)")(RawExtractor)
+EXTRACTORS.register(
+    "randconv_proxy",
+    help="fixed random conv net + colour statistics: a photo proxy, not comparable with FID",
+)(RandomConvExtractor)
 
 
 def get_extractor(spec: str | nn.Module, **kwargs: Any) -> Extractor:

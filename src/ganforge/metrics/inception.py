@@ -35,6 +35,7 @@ __all__ = [
     "FIDInceptionV3",
     "load_inception",
     "resolve_inception_weights",
+    "find_inception_weights",
     "INCEPTION_ENV",
     "INCEPTION_URL",
     "FEATURE_DIM",
@@ -249,6 +250,15 @@ class FIDInceptionV3(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool_features(x)
+
+
+def find_inception_weights() -> Path | None:
+    """The weights file if one is at hand (``$GANFORGE_INCEPTION_WEIGHTS``), else None;
+    never downloads."""
+    chosen = os.environ.get(INCEPTION_ENV)
+    if chosen and Path(chosen).expanduser().is_file():
+        return Path(chosen).expanduser()
+    return None
 
 
 def resolve_inception_weights(path: str | os.PathLike[str] | None = None) -> Path:

@@ -19,6 +19,15 @@ from ganforge.models.layers import PacDiscriminator, apply_spectral_norm
 MAX_ITEM_SIZE = 2**26
 
 
+#: What each family generates, where it is not images (C, H, W).
+DATA_KINDS = {"toy2d": "points", "wavegan": "audio", "textgan": "text"}
+
+
+def data_kind(family: str) -> str:
+    """``images``, ``points``, ``audio`` or ``text``: the data a model family generates."""
+    return DATA_KINDS.get(family, "images")
+
+
 def default_max_params() -> int:
     """The parameter limit for models built from files (``GANFORGE_MAX_PARAMS`` or 3e8):
     a checkpoint or export never raises its own limit."""

@@ -93,6 +93,18 @@ def sample_class(G: Generator, n: int, class_id: int, *, seed: int | None = 0) -
     )
 
 
+def class_index(G: Generator, name_or_index: str | int) -> int:
+    """A class by its index or by the name it had in the training data (the sub-folder of
+    an image folder, ``data.class_names`` of the run); unknown names list the valid ones."""
+    if isinstance(name_or_index, int) or str(name_or_index).lstrip("-").isdigit():
+        return int(name_or_index)
+    names = list(G.config.data.class_names) if G.config is not None else []
+    if name_or_index in names:
+        return names.index(str(name_or_index))
+    valid = ", ".join(names) if names else "(this run has no class names; use 0, 1, ...)"
+    raise ValueError(f"unknown class {name_or_index!r}; this run's classes: {valid}")
+
+
 def _style_based(G: Generator, what: str) -> StyleBased:
     if not isinstance(G, StyleBased):
         raise ValueError(f"{what} needs a style-based generator (model 'stylegan')")

@@ -1,0 +1,170 @@
+"""Fitting a run to its data: what ``ganforge train --data DIR`` decides before training.
+
+With no preset, an image folder gets the ``images`` preset with its resolution picked from
+the images' sizes (:func:`pick_resolution`); with any preset, every setting that does not
+fit the data is adapted and each change is a note printed before training (and with
+``--dry-run``) and logged in ``metrics.jsonl``:
+
+* **batch size**: at most a quarter of the data (a whole batch per step, several per
+  epoch), at least 8;
+* **classes**: a class-conditional model takes the data's class count (the names of an
+  image folder's sub-folders are kept for ``ganforge sample --class NAME``); a conditional
+  model on unlabelled data is refused;
+* **evaluation**: metric protocols are kept only where they mean something for the data
+  (digit classifiers on digits, mode coverage on the 2-D mixtures), their extractor
+  follows the data (the MNIST LeNet on 28x28 grey digits; the FID Inception on other
+  images when its weights are present, else the random-conv proxy), and a protocol that
+  needs more samples than the data holds is measured at the data's size instead;
+* **small data**: below :data:`SMALL_DATA` images, adaptive augmentation is switched on
+  (ADA with DiffAugment's colour/translation/cutout, Karras et al. 2020, who report it
+  helps below ~10k images).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ganforge.core.config import TrainConfig
+from ganforge.core.presets import load_preset_or_file
+from ganforge.data.base import TensorData
+from ganforge.data.files import FolderSurvey
+from ganforge.metrics.evaluate import EXTRACTOR_SHORT, format_n, resolve_metric
+from ganforge.metrics.inception import find_inception_weights
+
+#: Below this many images a run trains with adaptive augmentation.
+SMALL_DATA = 5000
+#: Image sides the own-data preset chooses from; CPU runs stop at 64 (time per step grows
+#: ~4x per doubling: DCGAN-64 runs ~150 img/s on 2 cores, BENCHMARKS.md).
+SIDES = (32, 64, 128, 256)
+CPU_MAX_SIDE = 64
+MIN_BATCH = 8
+DIGIT_SETS = ("mnist5k", "stacked_mnist")
+MIXTURES = ("ring8", "grid25")
+
+
+@dataclass
+class Fitted:
+    """A config fitted to its data, the data, and what was changed (for the user)."""
+
+    cfg: TrainConfig
+    data: TensorData
+    notes: list[str] = field(default_factory=list)
+
+
+def pick_resolution(short_side: int, *, cuda: bool) -> int:
+    """The largest of 32, 64, 128, 256 not above the images' median shorter side (so
+    images are only ever scaled down), at most 64 on a CPU and at least 32."""
+    cap = max(SIDES) if cuda else CPU_MAX_SIDE
+    fitting = [s for s in SIDES if s <= min(short_side, cap)]
+    return fitting[-1] if fitting else SIDES[0]
+
+
+def config_for_folder(
+    folder: str, survey: FolderSurvey, *, cuda: bool
+) -> tuple[TrainConfig, list[str]]:
+    """The ``images`` preset with its resolution (and model) chosen for an image folder."""
+    _, cfg = load_preset_or_file("images")
+    side = pick_resolution(survey.short_side, cuda=cuda)
+    notes = [
+        f"data.resolution = {side}: the largest of {', '.join(map(str, SIDES))} not above the "
+        f"images' median shorter side ({survey.short_side} px, {survey.surveyed} surveyed)"
+        + ("" if cuda else f", at most {CPU_MAX_SIDE} on a CPU")
+    ]
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, spec=folder, resolution=side))
+    return cfg, notes
+
+
+def _is_folder(spec: str) -> bool:
+    return Path(spec).expanduser().is_dir()
+
+
+def fit_to_data(cfg: TrainConfig, data: TensorData) -> Fitted:
+    """Adapt ``cfg`` to ``data`` (see the module docstring); notes say what changed."""
+    notes: list[str] = []
+    n = len(data)
+    # batch size
+    limit = max(MIN_BATCH, n // 4)
+    if cfg.batch_size > limit:
+        new = 1 << (limit.bit_length() - 1)  # a power of two: the presets' sizes are
+        if new > n:
+            raise ValueError(f"{data.name} holds {n} items, too few to train on (need {MIN_BATCH})")
+        notes.append(f"batch_size {cfg.batch_size} -> {new}: the data holds only {n} items")
+        cfg = dataclasses.replace(cfg, batch_size=new)
+    # classes
+    if cfg.model.name == "cgan":
+        want = cfg.model.args.get("num_classes", 10)
+        if not data.num_classes:
+            raise ValueError(
+                f"model 'cgan' is class-conditional but {data.name} has no labels; use a "
+                "folder with one sub-folder per class, or another preset"
+            )
+        if data.num_classes != want:
+            names = f" ({', '.join(data.class_names)})" if data.class_names else ""
+            notes.append(
+                f"model.args.num_classes {want} -> {data.num_classes}: the data's classes{names}"
+            )
+            args = {**cfg.model.args, "num_classes": data.num_classes}
+            cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
+        if data.class_names and tuple(data.class_names) != cfg.data.class_names:
+            names = tuple(data.class_names)
+            cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, class_names=names))
+    # small data
+    if data.is_image and n < SMALL_DATA and not (cfg.tricks.ada or cfg.tricks.diffaugment):
+        notes.append(f"tricks.ada = true: {n} images is small data (below {SMALL_DATA:,})")
+        cfg = dataclasses.replace(cfg, tricks=dataclasses.replace(cfg.tricks, ada=True))
+    # evaluation
+    metrics, eval_notes = fitting_metrics(list(cfg.eval.metrics), data)
+    notes += eval_notes
+    best = cfg.eval.best if cfg.eval.best in metrics else ""
+    if cfg.eval.best and not best and metrics:
+        best = next((m for m in metrics if m.startswith(("fid", "kid"))), "")
+    if tuple(metrics) != cfg.eval.metrics or best != cfg.eval.best:
+        cfg = dataclasses.replace(
+            cfg, eval=dataclasses.replace(cfg.eval, metrics=tuple(metrics), best=best)
+        )
+    return Fitted(cfg, data, notes)
+
+
+def photo_extractor() -> str:
+    """``inception`` when the FID Inception weights are at hand, else ``randconv``."""
+    return "inception" if find_inception_weights() is not None else "randconv"
+
+
+def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list[str]]:
+    """The protocols of ``names`` that fit ``data`` (see the module docstring), with notes."""
+    spec = data.name
+    digits = spec in DIGIT_SETS
+    out: list[str] = []
+    notes: list[str] = []
+    for name in names:
+        m = resolve_metric(name, item_shape=data.item_shape)
+        if m.kind == "classes" and not digits:
+            notes.append(f"eval: dropped {name} (it classifies MNIST digits; {spec} is not them)")
+            continue
+        if m.kind == "modes2d" and spec not in MIXTURES:
+            notes.append(f"eval: dropped {name} (mode coverage of the 2-D mixtures only)")
+            continue
+        if m.kind in ("classes", "modes2d"):
+            out.append(name)
+            continue
+        ext = next((s for s, full in EXTRACTOR_SHORT.items() if full == m.extractor), "raw")
+        if ext == "lenet" and not digits or ext == "inception":
+            ext = photo_extractor()
+        count = min(m.n, len(data))
+        fitted = f"{m.kind}{format_n(count)}_{ext}"
+        if fitted != name:
+            why = []
+            if count < m.n:
+                why.append(f"the data holds {len(data)} items, not {m.n:,}")
+            if name.split("_")[-1] == "lenet" and ext != "lenet":
+                why.append("the MNIST LeNet's features mean nothing for these images")
+            if ext == "randconv" and not name.endswith("_randconv"):
+                why.append(
+                    "the FID Inception weights are not at hand (GANFORGE_INCEPTION_WEIGHTS), "
+                    "so the random-conv proxy, not comparable with published FID"
+                )
+            notes.append(f"eval: {name} -> {fitted} ({'; '.join(why)})")
+        out.append(fitted)
+    return list(dict.fromkeys(out)), notes
