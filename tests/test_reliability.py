@@ -180,3 +180,9 @@ def test_saved_config_with_resume_still_trains(tmp_path):
     save_toml(cfg, tmp_path / "c.toml")
     assert main(["train", str(tmp_path / "c.toml"), "--out", str(tmp_path / "r"),
                  "--no-progress"]) == 0  # fmt: skip
+
+
+def test_onnx_export_without_onnx_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if it were not installed
+    err = _error(["export", "zoo:gan-ring8", "--format", "onnx", "--out", str(tmp_path)], capsys)
+    assert "pip install 'ganforge[onnx]'" in err

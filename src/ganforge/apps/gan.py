@@ -18,6 +18,7 @@ from ganforge.data.base import TensorData
 from ganforge.metrics.callback import PeriodicEvaluation
 from ganforge.sampling.policy import check_sample_config
 from ganforge.training.callbacks import Callback
+from ganforge.training.monitor import TrainingMonitor
 from ganforge.training.trainer import Trainer
 from ganforge.ui.report import ReportCallback
 from ganforge.ui.tensorboard import TensorBoardCallback
@@ -25,7 +26,7 @@ from ganforge.ui.tensorboard import TensorBoardCallback
 
 def standard_callbacks(cfg: TrainConfig) -> list[Callback]:
     """The callbacks a run's config asks for (``eval.every``, ``log.report``,
-    ``log.tensorboard``)."""
+    ``log.tensorboard``, ``log.monitor``)."""
     callbacks: list[Callback] = []
     if cfg.eval.every:
         callbacks.append(PeriodicEvaluation())
@@ -33,6 +34,8 @@ def standard_callbacks(cfg: TrainConfig) -> list[Callback]:
         callbacks.append(ReportCallback())
     if cfg.log.tensorboard:
         callbacks.append(TensorBoardCallback())
+    if cfg.log.monitor:
+        callbacks.append(TrainingMonitor())
     return callbacks
 
 

@@ -261,6 +261,8 @@ class LogConfig(_Checked):
     n_samples: int = 64
     progress: bool = True
     report: bool = True  # refresh report.html at every sample grid and at the end
+    # warn when the run collapses or D wins / overfits (ganforge.training.monitor)
+    monitor: bool = True
     tensorboard: bool = False  # also log scalars and sample grids to TensorBoard
 
 

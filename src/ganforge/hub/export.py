@@ -177,8 +177,11 @@ def export_onnx(G: Generator, out_dir: str | Path, *, opset: int = 17) -> Path:
     """Write ``generator.onnx`` (input ``z`` (N, z_dim) -> output ``x`` (N, *out_shape))."""
     try:
         import onnx  # noqa: F401
-    except ImportError as e:
-        raise ImportError("ONNX export needs the 'onnx' package: pip install onnx") from e
+    except ImportError:
+        raise ConfigError(
+            "ONNX export needs the onnx package: pip install 'ganforge[onnx]' (or pip install "
+            "onnx); the safetensors export (--format safetensors) needs nothing more"
+        ) from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / ONNX_NAME

@@ -502,6 +502,21 @@ def build_charts(run: RunData) -> list[Chart]:
     for k in keys:
         if k not in used:
             add(k, [k])
+    monitor = [e for e in run.events if e.get("event") == "monitor"]
+    if monitor:
+        pts = [
+            (e["step"], e["sample_diversity"])
+            for e in monitor
+            if _finite(e.get("sample_diversity"))
+        ]
+        charts.append(
+            Chart(
+                "Sample variety (monitor)",
+                [Series("G_ema / real", [float(s) for s, _ in pts], [float(v) for _, v in pts])],
+                note="Mean pairwise distance of G_ema's samples on fixed latents, relative to "
+                "real images; near 0 is mode collapse.",
+            )
+        )
     # evaluation results: one chart per numeric metric (their scales differ)
     evals = [e for e in run.events if e.get("event") == "eval"]
     ekeys: list[str] = []
@@ -590,7 +605,7 @@ def _event_detail(e: dict[str, Any]) -> str:
 
 
 def _events_html(events: list[dict[str, Any]]) -> str:
-    guard = [e for e in events if e.get("event") != "eval"]
+    guard = [e for e in events if e.get("event") not in ("eval", "monitor")]
     if not guard:
         return (
             '<p class="ok">No guard events: no rollbacks, no skipped updates, no skipped files.</p>'
