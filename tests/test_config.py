@@ -78,6 +78,7 @@ def test_every_preset_loads_and_dumps():
         assert "[model]" in dumps(cfg)
 
 
-def test_seed_preset_is_the_seed_model():
-    _, cfg = load_preset_or_file("mlp-mnist")
+def test_tutorial_preset_is_the_tutorial_model():
+    _, cfg = load_preset_or_file("mlp-mnist-tutorial")
     assert cfg.model.name == "mlp" and cfg.loss.name == "ns" and cfg.optim.name == "adam"
+    assert cfg.steps == 1000 and "d_hidden" not in cfg.model.args  # its conv D

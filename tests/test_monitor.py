@@ -19,7 +19,7 @@ def _variety(G, real) -> float:
 
 def test_sample_variety_tells_the_collapsed_tutorial_gan_from_dcgan():
     digits = load_data(DataConfig(spec="mnist5k")).x
-    collapsed = _variety(ganforge.load("zoo:mlp-mnist"), digits)  # one blurred digit
+    collapsed = _variety(ganforge.load("zoo:mlp-mnist-tutorial"), digits)  # one blurred digit
     healthy = _variety(ganforge.load("zoo:dcgan-mnist"), digits)
     assert collapsed < 0.25 < 0.6 < healthy, (collapsed, healthy)
     ring = load_data(DataConfig(spec="ring8")).x

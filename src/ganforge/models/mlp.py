@@ -65,6 +65,30 @@ class ConvDiscriminator(nn.Module):
         return self.fc(self.features(x).flatten(1)).squeeze(1)
 
 
+class MLPDiscriminator(nn.Module):
+    """Images (N, C, H, W) -> logits (N,) through fully connected layers with leaky ReLU and
+    dropout (the vanilla GAN of Goodfellow et al. 2014 used maxout with dropout in D)."""
+
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        hidden: Sequence[int],
+        slope: float = 0.2,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(in_shape)
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(slope), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
 @MODELS.register("mlp")
 def build_mlp(
     *,
@@ -72,12 +96,17 @@ def build_mlp(
     out_shape: tuple[int, ...],
     g_hidden: Sequence[int] = (128, 128),
     d_channels: Sequence[int] = (64, 128, 256, 512),
+    d_hidden: Sequence[int] = (),
+    d_dropout: float = 0.3,
     slope: float = 0.2,
 ) -> tuple[Generator, nn.Module]:
-    """The tutorial MLP GAN: MLP generator, 4-layer 5x5 conv discriminator (any image size)."""
+    """MLP generator against the tutorial's 4-layer 5x5 conv discriminator, or, with
+    ``d_hidden``, an MLP discriminator of those widths (with ``d_dropout``)."""
     if len(out_shape) != 3:
         raise ValueError("the 'mlp' model generates images (C, H, W); use 'toy2d' for points")
-    return (
-        MLPGenerator(z_dim, out_shape, g_hidden, slope),
-        ConvDiscriminator(out_shape, d_channels, slope),
-    )
+    D: nn.Module
+    if d_hidden:
+        D = MLPDiscriminator(out_shape, d_hidden, slope, d_dropout)
+    else:
+        D = ConvDiscriminator(out_shape, d_channels, slope)
+    return MLPGenerator(z_dim, out_shape, g_hidden, slope), D
