@@ -162,6 +162,15 @@ def test_sample_controls_stylegan(tmp_path):
         arr = np.load(out)
         n = G.num_ws + 1 if extra[0] == "--style-mix" else 5
         assert arr.shape == (n, 1, 32, 32), extra
+    # the same images from Python as from the command line
+    from ganforge.sampling.controls import interpolate, style_mix, truncated
+
+    for extra, x in (
+        ("style-mix", style_mix(G, 1, 2)),
+        ("interpolate", interpolate(G, 1, 2, 5)),
+        ("truncation", truncated(G, 5, 0.5)),
+    ):
+        np.testing.assert_array_equal(np.load(tmp_path / f"{extra}.npy"), x.numpy())
     # psi = 0 collapses every seed onto the tracked mean W: all images identical
     assert (
         main(
@@ -220,3 +229,19 @@ def test_train_refuses_to_overwrite_a_run(tmp_path, capsys):
     )
     assert main(["train", "gan-ring8", "--out", str(run), "--steps", "2"]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_traversal_and_class_from_python_equal_the_command_line(tmp_path):
+    import ganforge
+    from ganforge.sampling.controls import sample_class, traverse
+
+    assert main(["sample", "zoo:infogan-mnist", "--traverse", "cat0", "-n", "20",
+                 "--out", str(tmp_path / "t.npy")]) == 0  # fmt: skip
+    G = ganforge.load("zoo:infogan-mnist")
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "t.npy"), traverse(G, "cat0", n_rows=2).numpy()
+    )
+    assert main(["sample", "zoo:cgan-mnist", "--class", "7", "-n", "6",
+                 "--out", str(tmp_path / "c.npy")]) == 0  # fmt: skip
+    G = ganforge.load("zoo:cgan-mnist")
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), sample_class(G, 6, 7).numpy())

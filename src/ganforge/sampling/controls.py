@@ -128,7 +128,12 @@ def interpolate(G: Generator, seed_a: int, seed_b: int, n: int) -> Tensor:
     ``seed_b``'s, both ends included."""
     za, zb = G.make_z(1, seed=seed_a), G.make_z(1, seed=seed_b)
     t = torch.linspace(0, 1, n).view(-1, 1)
-    return G.generate((1 - t) * za + t * zb)
+    z = (1 - t) * za + t * zb
+    if isinstance(G, StyleBased):  # fixed noise, as every StyleGAN sample: one seed, one image
+        with torch.no_grad():
+            ws = G.mapping(z.to(G.device), update_w_avg=False)
+            return G.synthesis(ws, noise_mode="const").float().cpu()
+    return G.generate(z)
 
 
 def truncated(G: Generator, n: int, truncation_psi: float, *, seed: int = 0) -> Tensor:
