@@ -152,7 +152,7 @@ def time_ganforge(
         batch_size=bs,
         device=str(data.device),
         precision=precision,
-        channels_last=channels_last,
+        channels_last="true" if channels_last else "false",
         compile=compile,
         data=DataConfig(spec="bench"),
         model=ModelConfig(name=model, z_dim=100),

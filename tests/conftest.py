@@ -20,6 +20,8 @@ def tiny_config(**overrides: object) -> TrainConfig:
         steps=6,
         batch_size=16,
         device="cpu",
+        precision="fp32",  # the autotuned defaults are tested on their own
+        channels_last="false",
         data=DataConfig(spec="mnist5k"),
         model=ModelConfig(name="dcgan", z_dim=16, args={"ngf": 8, "ndf": 8}),
         log=LogConfig(every=2, sample_every=3, ckpt_every=3, n_samples=16, progress=False),
@@ -30,3 +32,11 @@ def tiny_config(**overrides: object) -> TrainConfig:
 @pytest.fixture
 def tiny_cfg() -> TrainConfig:
     return tiny_config()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Caches (autotune choices, real features, downloads) in a folder of this test run."""
+    import os
+
+    os.environ["GANFORGE_CACHE"] = str(tmp_path_factory.mktemp("cache"))

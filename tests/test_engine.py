@@ -60,7 +60,9 @@ def test_run_folder_contents(tmp_path, tiny_cfg):
 )
 def test_resume_is_bit_exact(tmp_path, model, precision):
     """On CPU, bf16 autocast is deterministic too: a resumed bf16 run is bit-identical."""
-    cfg = tiny_config(steps=8, precision=precision, channels_last=precision == "bf16")
+    cfg = tiny_config(
+        steps=8, precision=precision, channels_last="true" if precision == "bf16" else "false"
+    )
     if model == "toy2d":
         cfg = dataclasses.replace(
             cfg,
@@ -238,3 +240,30 @@ def test_timing_steps_leaves_the_run_exactly_as_it_was(tmp_path, tiny_cfg):
     a, b = plain.state_dict(), timed.state_dict()
     for key in ("G", "D", "G_ema", "opt_g", "opt_d", "batcher", "rng"):
         _assert_same_state(a[key], b[key], key)
+
+
+def test_auto_precision_and_layout_are_measured_recorded_and_kept_on_resume(tmp_path, monkeypatch):
+    from ganforge.training import autotune
+
+    monkeypatch.setattr(autotune, "native_precisions", lambda device: ["fp32", "bf16"])
+    cfg = tiny_config(precision="auto", channels_last="auto", steps=4)
+    t = Trainer(cfg, tmp_path / "run")
+    assert t.precision in ("fp32", "bf16") and t.speed_choice.endswith("(measured fastest)")
+    entry = json.loads(autotune.cache_file().read_text())
+    assert any(len(e["timings"]) == 4 for e in entry.values())  # 2 precisions x 2 layouts
+    t.run()
+    events = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    tuned = [e for e in events if e.get("event") == "autotune"]
+    assert tuned and tuned[0]["precision"] == t.precision
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert (ckpt["precision"], ckpt["channels_last"]) == (t.precision, t.channels_last)
+    resumed = Trainer(dataclasses.replace(cfg, steps=6), tmp_path / "run", resume=True)
+    assert (resumed.precision, resumed.channels_last) == (t.precision, t.channels_last)
+    assert resumed.speed_choice == ""  # nothing measured again
+
+
+def test_pick_prefers_plain_numerics_on_a_tie():
+    from ganforge.training.autotune import pick
+
+    assert pick({("fp32", False): 1.0, ("bf16", True): 0.97}) == ("fp32", False)
+    assert pick({("fp32", False): 1.0, ("bf16", True): 0.5}) == ("bf16", True)

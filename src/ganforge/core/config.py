@@ -346,14 +346,20 @@ class TrainConfig(_Checked):
         "threads": Range(0, 4096),
         "max_params": Range(1, 10**13),
     }
-    _choices: ClassVar[dict[str, tuple[Any, ...]]] = {"precision": ("fp32", "bf16", "fp16", "auto")}
+    _choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "precision": ("fp32", "bf16", "fp16", "auto"),
+        "channels_last": ("auto", "true", "false"),
+    }
 
     seed: int = 0
     steps: int = 2000
     batch_size: int = 64
     device: str = "auto"
-    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 where the hardware has it)
-    channels_last: bool = False  # NHWC memory layout for conv models (faster with bf16)
+    # fp32 | bf16 | fp16 | auto: the fastest of what the hardware computes natively, measured
+    # on the run's own model at its start (ganforge.training.autotune)
+    precision: str = "auto"
+    # NHWC memory layout for image models: true | false | auto (measured with the precision)
+    channels_last: str = "auto"
     compile: bool = False  # torch.compile the G and D forward passes
     # CPU threads for this process's PyTorch ops (0 = PyTorch's default, one per core). One
     # is faster for tiny networks, where splitting each small matmul costs more than it saves.
@@ -444,8 +450,11 @@ _MOVED_TO_OBJECTIVE = {
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """A TrainConfig dict in today's layout: weights an older config stored under
     ``model.args`` (InfoGAN's ``lambda_*``, AC-GAN's ``lambda_cls``) move to
-    ``objective.args``. Every reader of configs (TOML files, checkpoints, exports) calls
+    ``objective.args``; a boolean ``channels_last`` becomes ``"true"``/``"false"``.
+    Every reader of configs (TOML files, checkpoints, exports) calls
     this, so files written by earlier versions keep loading."""
+    if isinstance(data.get("channels_last"), bool):  # a bool before "auto" existed
+        data = {**data, "channels_last": "true" if data["channels_last"] else "false"}
     model = data.get("model")
     if not isinstance(model, dict) or not isinstance(model.get("args"), dict):
         return data

@@ -440,12 +440,13 @@ class MappingNetwork(nn.Module):
         if update_w_avg and self.training:
             with torch.no_grad():
                 # w_avg <- beta * w_avg + (1 - beta) * mean(w)
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+                # (in fp32: under bf16 autocast the mapping's output is bf16)
+                self.w_avg.copy_(x.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         if truncation_psi != 1.0:
             cut = self.num_ws if truncation_cutoff is None else int(truncation_cutoff)
             ws = ws.clone()
-            ws[:, :cut] = self.w_avg.lerp(ws[:, :cut], truncation_psi)
+            ws[:, :cut] = self.w_avg.to(ws.dtype).lerp(ws[:, :cut], truncation_psi)
         return ws
 
 

@@ -83,10 +83,10 @@ class StepContext:
             self._x = data.x.to(device)
             self._y = data.y.to(device) if data.y is not None else None
 
-    def use_channels_last(self) -> None:
-        """Keep the real images in NHWC, as the networks are (``channels_last = true``)."""
+    def use_layout(self, memory_format: torch.memory_format) -> None:
+        """Keep the real images in the networks' layout (NHWC with ``channels_last``)."""
         if self._x is not None and self._x.dim() == 4:
-            self._x = self._x.contiguous(memory_format=torch.channels_last)
+            self._x = self._x.contiguous(memory_format=memory_format)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Autocast for network forwards at the run's precision."""

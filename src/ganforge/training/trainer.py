@@ -32,6 +32,7 @@ from ganforge.core.checkpoint import CheckpointError, load_checkpoint, save_chec
 from ganforge.core.config import TrainConfig, save_toml, to_dict
 from ganforge.core.runfolder import RunFolder
 from ganforge.data import TensorData, load_data
+from ganforge.training import autotune
 from ganforge.training.batching import PermutationBatcher
 from ganforge.training.callbacks import Callback
 from ganforge.training.distributed import average_gradients, init_from_env
@@ -110,10 +111,6 @@ class Trainer:
             self.batcher = PermutationBatcher(len(self.data), cfg.batch_size, self.train_gen)
         trained = self.objective.build_networks()
         self.nets: dict[str, nn.Module] = {k: m.to(self.device) for k, m in trained.items()}
-        channels_last = cfg.channels_last and self.objective.image_data
-        if channels_last:
-            for m in self.nets.values():
-                m.to(memory_format=torch.channels_last)
         for ema_name, source in self.objective.ema.items():
             self.nets[ema_name] = copy.deepcopy(self.nets[source]).eval().requires_grad_(False)
         if cfg.compile:
@@ -133,7 +130,13 @@ class Trainer:
             e: (list(self.nets[e].parameters()), list(self.nets[s].parameters()))
             for e, s in self.objective.ema.items()
         }
-        self.precision = resolve_precision(cfg.precision, self.device)
+        # precision and layout: the checkpoint's on resume, else explicit or measured below
+        saved = self.resume_state or {}
+        self.precision = str(saved.get("precision", "")) or resolve_precision(
+            "fp32" if cfg.precision == "auto" else cfg.precision, self.device
+        )
+        self.channels_last = False
+        self.speed_choice = ""
         self.scalers: dict[str, Any] = {}
         if self.precision == "fp16":  # one gradient scaler per group (their losses differ)
             self.scalers = {g: torch.amp.GradScaler(self.device.type) for g in self.groups}
@@ -161,11 +164,15 @@ class Trainer:
             batcher=self.batcher,
             data=self.data if self.objective.batches_from_data else None,
         )
-        if channels_last:
-            self.ctx.use_channels_last()
         self.objective.setup(self.ctx)
+        if "channels_last" in saved:
+            self.set_channels_last(bool(saved["channels_last"]))
+        elif cfg.channels_last == "true":
+            self.set_channels_last(self.objective.image_data)
         if self.resume_state is not None:
             self._load_state(self.resume_state)
+        elif "auto" in (cfg.precision, cfg.channels_last):
+            self._autotune()
 
     # ----------------------------------------------------------------- named parts
     @property
@@ -322,6 +329,49 @@ class Trainer:
             self.guard.events.clear()
             self.events.clear()
 
+    def set_channels_last(self, on: bool) -> None:
+        """Put the networks and the real images in NHWC (``on``) or the default layout."""
+        fmt = torch.channels_last if on else torch.contiguous_format
+        for m in self.nets.values():
+            m.to(memory_format=fmt)
+        self.ctx.use_layout(fmt)
+        self.channels_last = on
+
+    def _autotune(self) -> None:
+        """Resolve ``precision``/``channels_last = auto`` by timing the candidates on this
+        run's own model (:mod:`ganforge.training.autotune`), cached per model and machine."""
+        cfg = self.cfg
+        combos = autotune.candidates(
+            cfg.precision, cfg.channels_last, self.device, self.objective.image_data
+        )
+        key = autotune.cache_key(
+            {"model": cfg.model, "objective": self.objective.name, "shape": self.data.item_shape,
+             "batch": cfg.batch_size, "device": str(self.device), "combos": combos,
+             "loss": cfg.loss, "tricks": cfg.tricks}
+        )  # fmt: skip
+        entry = autotune.cached(key) if len(combos) > 1 else None
+        if len(combos) == 1:
+            choice, timings = combos[0], {}
+        elif entry is not None:
+            choice, timings = (entry["precision"], bool(entry["channels_last"])), entry["timings"]
+        else:
+            measured: dict[tuple[str, bool], float] = {}
+            for precision, layout in combos:
+                self.precision = self.ctx.precision = precision
+                self.set_channels_last(layout)
+                measured[(precision, layout)] = self.time_steps(2)
+            choice = autotune.pick(measured)
+            timings = {f"{p}{'+nhwc' if c else ''}": round(s, 5) for (p, c), s in measured.items()}
+            autotune.remember(key, {"precision": choice[0], "channels_last": choice[1],
+                                    "timings": timings})  # fmt: skip
+        self.precision = self.ctx.precision = choice[0]
+        self.set_channels_last(choice[1])
+        layout = ", channels-last" if choice[1] else ""
+        how = "measured fastest" if timings else "the only candidate"
+        self.speed_choice = f"{choice[0]}{layout} ({how})"
+        self.events.append({"step": self.step, "event": "autotune", "precision": choice[0],
+                            "channels_last": choice[1], "seconds_per_step": timings})  # fmt: skip
+
     def current_lr(self, group: str) -> float | None:
         """The learning rate group ``group`` trains at now (None without that group)."""
         opt = self.optimizers.get(group)
@@ -345,6 +395,8 @@ class Trainer:
             lr_scale=self.guard.lr_scale,
             guard=self.guard.state_dict(),
             scalers={k: s.state_dict() for k, s in self.scalers.items()},
+            precision=self.precision,
+            channels_last=self.channels_last,
         )
         state.update(self.objective.state_dict())
         return state

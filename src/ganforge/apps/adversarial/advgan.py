@@ -455,5 +455,7 @@ def train_advgan(
         trainer = Trainer(cfg, out, objective=objective, callbacks=[ReportCallback()])
         trainer.run()
         history = [r for r in trainer.run_folder.records() if "event" not in r]
-    G = trainer.nets["G"].eval()
+    # the default layout again: trained in NHWC, it would answer slightly differently from
+    # the same weights loaded back
+    G = trainer.nets["G"].eval().to(memory_format=torch.contiguous_format)
     return AdvGANAttack(G, target_label=target_label, history=history)
