@@ -191,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
         f"{out}: about {_minutes(per_step * (cfg.steps - trainer.step))} "
         f"({per_step:.3f} s per step on {trainer.device}, measured)"
     )
+    layout = ", channels-last" if trainer.channels_last else ""
+    print(f"precision: {trainer.speed_choice or trainer.precision + layout}")
     if trainer.data.skipped:
         print(
             f"note: skipped {len(trainer.data.skipped)} unreadable files (listed in "
