@@ -39,3 +39,31 @@ def test_verdicts_need_a_whole_window_and_name_a_setting():
                   loss="ns", ada=False) == []  # fmt: skip
     overfit = [{"d_acc_real": 0.9, "d_acc_fake": 0.9, "ada_rt": 0.95}] * WINDOW
     assert [f.kind for f in assess(overfit, [0.9] * WINDOW, loss="ns", ada=True)] == ["d_overfits"]
+
+
+def _replay(name: str, loss: str = "ns", ada: bool = False) -> set[str]:
+    """The monitor's verdicts over a whole real run, from its recorded log
+    (scripts/record_monitor_logs.py wrote tests/data/monitor/NAME.jsonl)."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "monitor" / f"{name}.jsonl"
+    records = [json.loads(x) for x in path.read_text().splitlines()]
+    history: list[dict] = []
+    variety: list[float] = []
+    kinds: set[str] = set()
+    for r in records:
+        if "event" not in r:
+            history.append(r)
+        elif r["event"] == "monitor":
+            variety.append(r["sample_diversity"])
+            kinds |= {
+                f.kind for f in assess(history[-WINDOW:], variety[-WINDOW:], loss=loss, ada=ada)
+            }
+    return kinds
+
+
+def test_the_monitor_is_silent_on_healthy_presets_and_fires_on_the_tutorial_gan():
+    for healthy in ("dcgan-mnist", "gan-ring8", "mlp-mnist", "stylegan-mnist"):
+        assert _replay(healthy) == set(), healthy
+    assert "mode_collapse" in _replay("mlp-mnist-tutorial")
