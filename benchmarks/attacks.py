@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.01)
     ap.add_argument("--advgan-eps", default="0.3", help="'' skips AdvGAN")
     ap.add_argument("--advgan-steps", type=int, default=1000)
+    ap.add_argument("--advgan-precision", default="auto", help="auto, fp32, bf16")
     ap.add_argument("--batch-size", type=int, default=250)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave)")
@@ -127,6 +128,7 @@ def main() -> None:
             eps=eps,
             steps=args.advgan_steps,
             seed=args.seed,
+            precision=args.advgan_precision,
         )
         adv, s = timed(attack_in_batches, lambda xb, yb, a=atk: a(xb), x, y, batch_size=bs)
         add("AdvGAN", eps, adv, s, train_seconds=s_train, train_steps=args.advgan_steps)

@@ -397,6 +397,7 @@ def train_advgan(
     n_res: int = 2,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    precision: str = "auto",
     log_every: int = 50,
     progress: bool = False,
     out: str | Path | None = None,
@@ -415,6 +416,7 @@ def train_advgan(
         width, n_res: generator/discriminator width and residual blocks.
         seed: seeds initial weights and batch order.
         device: where to train.
+        precision: ``auto`` (measured fastest), ``fp32``, ``bf16`` or ``fp16``.
         log_every: record losses and the batch's fooling rate every this many steps.
         progress: show a progress bar.
         out: the run folder (config.toml, checkpoints, metrics.jsonl, samples, report);
@@ -440,6 +442,7 @@ def train_advgan(
         steps=steps,
         batch_size=min(batch_size, len(x01)),
         device=str(device),
+        precision=precision,
         data=DataConfig(spec=getattr(data, "name", "") or "tensor", labels=False),
         model=ModelConfig("advgan", 0, {"width": width, "n_res": n_res}),
         loss=LossConfig("lsgan"),
