@@ -136,3 +136,25 @@ def test_unknown_model_and_argument():
         build_models(ModelConfig(name="dcgann"), (1, 28, 28))
     with pytest.raises(ConfigError, match="unknown argument 'width'.*ngf"):
         build_models(ModelConfig(name="dcgan", args={"width": 3}), (1, 28, 28))
+
+
+def test_point_generator_latent_clusters_split_a_standard_normal_evenly():
+    """The first latent coordinate picks one of K clusters with probability 1/K each
+    (through the normal CDF), so every sampler's N(0, I) latents keep working."""
+    from ganforge.models.toy2d import PointGenerator
+
+    torch.manual_seed(0)
+    G = PointGenerator(3, (2,), (16,), latent_clusters=8)
+    z = torch.randn(40_000, 3)
+    k = (torch.special.ndtr(z[:, 0]) * 8).long()
+    freq = torch.bincount(k, minlength=8).float() / len(z)
+    assert torch.allclose(freq, torch.full((8,), 1 / 8), atol=0.01)
+    # within a cluster the first coordinate does not matter; the others do
+    a, b = z[:2].clone(), z[:2].clone()
+    b[:, 0] = torch.special.ndtri(torch.special.ndtr(a[:, 0]) + 1e-6)
+    assert torch.equal(G(a), G(b))
+    c = a.clone()
+    c[:, 1] += 1.0
+    assert not torch.allclose(G(a), G(c))
+    with pytest.raises(ValueError, match="z_dim >= 2"):
+        PointGenerator(1, (2,), (16,), latent_clusters=8)

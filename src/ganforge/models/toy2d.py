@@ -31,13 +31,44 @@ def _mlp(
 
 
 class PointGenerator(Generator):
-    """z (N, z_dim) -> points (N, *out_shape), unbounded."""
+    """z (N, z_dim) -> points (N, *out_shape), unbounded.
 
-    def __init__(self, z_dim: int, out_shape: tuple[int, ...], hidden: Sequence[int]) -> None:
+    ``latent_clusters = K > 0`` gives G a disconnected latent space: the first coordinate of
+    z picks one of K equally likely clusters (through the normal CDF, so z stays a standard
+    normal for every sampler), whose learned embedding replaces it at G's input; the other
+    ``z_dim - 1`` coordinates place the sample inside the cluster. A continuous G of a
+    connected Gaussian latent must draw samples along the paths between separated modes;
+    with clusters it need not (DeLiGAN's learned latent mixture, Gurumurthy et al., CVPR
+    2017; Khayatkhoei et al., NeurIPS 2018, on disconnected manifolds). Choose K a multiple
+    of the expected mode count so the clusters can split evenly.
+    """
+
+    def __init__(
+        self,
+        z_dim: int,
+        out_shape: tuple[int, ...],
+        hidden: Sequence[int],
+        latent_clusters: int = 0,
+    ) -> None:
         super().__init__(z_dim, out_shape)
-        self.net = _mlp([z_dim, *hidden, math.prod(out_shape)], nn.ReLU)
+        if latent_clusters < 0 or (latent_clusters and z_dim < 2):
+            raise ValueError(
+                f"latent_clusters={latent_clusters} needs latent_clusters >= 0 and, when "
+                f"set, z_dim >= 2 (one coordinate picks the cluster), got z_dim={z_dim}"
+            )
+        self.latent_clusters = latent_clusters
+        width = z_dim
+        if latent_clusters:
+            self.cluster_embedding = nn.Embedding(latent_clusters, 2 * (z_dim - 1))
+            nn.init.normal_(self.cluster_embedding.weight, std=2.0)
+            width = 3 * (z_dim - 1)
+        self.net = _mlp([width, *hidden, math.prod(out_shape)], nn.ReLU)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.latent_clusters:
+            u = torch.special.ndtr(z[:, 0].detach().float())
+            k = (u * self.latent_clusters).long().clamp_(0, self.latent_clusters - 1)
+            z = torch.cat([self.cluster_embedding(k).to(z.dtype), z[:, 1:]], dim=1)
         return self.net(z).view(z.shape[0], *self.out_shape)
 
 
@@ -74,10 +105,11 @@ def build_toy2d(
     g_hidden: Sequence[int] = (128, 128, 128),
     d_hidden: Sequence[int] = (128, 128, 128),
     mbstd_group: int = 0,
+    latent_clusters: int = 0,
 ) -> tuple[Generator, nn.Module]:
     """MLP G/D pair for 2-D point data (ring8, grid25); ``mbstd_group``: see
-    :class:`PointDiscriminator`."""
+    :class:`PointDiscriminator`; ``latent_clusters``: see :class:`PointGenerator`."""
     return (
-        PointGenerator(z_dim, out_shape, g_hidden),
+        PointGenerator(z_dim, out_shape, g_hidden, latent_clusters),
         PointDiscriminator(out_shape, d_hidden, mbstd_group=mbstd_group),
     )
