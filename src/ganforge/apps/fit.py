@@ -13,7 +13,8 @@ fit the data is adapted and each change is a note printed before training (and w
 * **evaluation**: metric protocols are kept only where they mean something for the data
   (digit classifiers on digits, mode coverage on the 2-D mixtures), their extractor
   follows the data (the MNIST LeNet on 28x28 grey digits; the FID Inception on other
-  images when its weights are present, else the random-conv proxy), and a protocol that
+  images when its weights are cached, given, or may be fetched — ``GANFORGE_OFFLINE``
+  unset — else the random-conv proxy), and a protocol that
   needs more samples than the data holds is measured at the data's size instead;
 * **small data**: below :data:`SMALL_DATA` images, adaptive augmentation is switched on
   (ADA with DiffAugment's colour/translation/cutout, Karras et al. 2020, who report it
@@ -31,7 +32,7 @@ from ganforge.core.presets import load_preset_or_file
 from ganforge.data.base import TensorData
 from ganforge.data.files import FolderSurvey
 from ganforge.metrics.evaluate import EXTRACTOR_SHORT, format_n, resolve_metric
-from ganforge.metrics.inception import find_inception_weights
+from ganforge.metrics.inception import inception_cache_path, inception_weights_obtainable
 
 #: Below this many images a run trains with adaptive augmentation.
 SMALL_DATA = 5000
@@ -127,9 +128,10 @@ def fit_to_data(cfg: TrainConfig, data: TensorData) -> Fitted:
     return Fitted(cfg, data, notes)
 
 
-def photo_extractor() -> str:
-    """``inception`` when the FID Inception weights are at hand, else ``randconv``."""
-    return "inception" if find_inception_weights() is not None else "randconv"
+def photo_extractor(inception: str = "inception") -> str:
+    """``inception`` (or the given Inception protocol) when the FID Inception weights are
+    at hand or may be fetched into the cache, else ``randconv``."""
+    return inception if inception_weights_obtainable() else "randconv"
 
 
 def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list[str]]:
@@ -150,8 +152,10 @@ def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list
             out.append(name)
             continue
         ext = next((s for s, full in EXTRACTOR_SHORT.items() if full == m.extractor), "raw")
-        if ext == "lenet" and not digits or ext == "inception":
+        if ext == "lenet" and not digits:
             ext = photo_extractor()
+        elif ext.startswith("inception"):
+            ext = photo_extractor(ext)
         count = min(m.n, len(data))
         fitted = f"{m.kind}{format_n(count)}_{ext}"
         if fitted != name:
@@ -162,8 +166,9 @@ def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list
                 why.append("the MNIST LeNet's features mean nothing for these images")
             if ext == "randconv" and not name.endswith("_randconv"):
                 why.append(
-                    "the FID Inception weights are not at hand (GANFORGE_INCEPTION_WEIGHTS), "
-                    "so the random-conv proxy, not comparable with published FID"
+                    "the FID Inception weights are neither given (GANFORGE_INCEPTION_WEIGHTS) "
+                    f"nor cached ({inception_cache_path()}) and GANFORGE_OFFLINE forbids "
+                    "fetching them, so the random-conv proxy, not comparable with published FID"
                 )
             notes.append(f"eval: {name} -> {fitted} ({'; '.join(why)})")
         out.append(fitted)
