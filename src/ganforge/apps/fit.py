@@ -1,8 +1,11 @@
 """Fitting a run to its data: what ``ganforge train --data DIR`` decides before training.
 
 With no preset, an image folder gets the ``images`` preset with its resolution picked from
-the images' sizes (:func:`pick_resolution`); with any preset, every setting that does not
-fit the data is adapted and each change is a note printed before training (and with
+the images' sizes (:func:`pick_resolution`) and, when the images share a wide or tall
+aspect, a non-square shape (:func:`pick_aspect`: a median width/height within 0.85-1.2x
+of 2 or 4, or of 1/2 or 1/4, gives 1:2, 1:4, 2:1 or 4:1 height:width — 64x128 for 2:1
+photos; :func:`fit_shape` does the same for presets); with any preset, every setting that
+does not fit the data is adapted and each change is a note printed before training (and with
 ``--dry-run``) and logged in ``metrics.jsonl``:
 
 * **batch size**: at most a quarter of the data (a whole batch per step, several per
@@ -62,19 +65,80 @@ def pick_resolution(short_side: int, *, cuda: bool) -> int:
     return fitting[-1] if fitting else SIDES[0]
 
 
+#: Width:height ratios the fitted shape may take besides 1 (the image models need powers
+#: of two), and how far the folder's median aspect may be from one of them.
+RATIOS = (2, 4)
+ASPECT_TOLERANCE = (0.85, 1.2)  # 2 -> 1.7..2.4 wide, 1/2.4..1/1.7 = 0.417..0.588 tall
+
+
+def pick_aspect(aspect: float) -> tuple[int, int]:
+    """``(height factor, width factor)`` of the shape for images of median ``aspect``
+    (width / height): ``(1, 2)`` for 1.7-2.4, ``(2, 1)`` for 0.417-0.588, ``(1, 4)`` /
+    ``(4, 1)`` likewise around 4 and 1/4, else ``(1, 1)`` (square, centre-cropped)."""
+    lo, hi = ASPECT_TOLERANCE
+    for r in RATIOS:
+        if lo * r <= aspect <= hi * r:
+            return 1, r
+        if lo * r <= 1 / aspect <= hi * r:
+            return r, 1
+    return 1, 1
+
+
+def pick_shape(survey: FolderSurvey, *, cuda: bool) -> tuple[int, int, str]:
+    """``(data.resolution, data.width, note)`` for an image folder: the shorter side by
+    :func:`pick_resolution`, the longer one by :func:`pick_aspect` (width 0 = square)."""
+    side = pick_resolution(survey.short_side, cuda=cuda)
+    fh, fw = pick_aspect(survey.aspect)
+    height, width = side * fh, side * fw
+    why = (
+        f"the largest of {', '.join(map(str, SIDES))} not above the images' median shorter "
+        f"side ({survey.short_side} px, {survey.surveyed} surveyed)"
+        + ("" if cuda else f", at most {CPU_MAX_SIDE} on a CPU")
+    )
+    if (fh, fw) == (1, 1):
+        return height, 0, f"data.resolution = {side}: {why}"
+    note = (
+        f"data.resolution = {height}, data.width = {width} ({fh}:{fw} height:width): the "
+        f"images' median width/height is {survey.aspect:.2f}, so they keep their aspect "
+        f"(centre-cropped to exactly {fw}:{fh} width:height); the shorter side is {side}, "
+        f"{why}"
+    )
+    return height, width, note
+
+
+def fit_shape(
+    cfg: TrainConfig, survey: FolderSurvey, *, cuda: bool
+) -> tuple[TrainConfig, list[str]]:
+    """A preset's image shape fitted to a folder: ``data.resolution = 0`` takes
+    :func:`pick_shape`; a square preset on images of a consistent wide or tall aspect keeps
+    its resolution as the shorter side and takes the aspect (a square crop would throw
+    half of every 2:1 image away); a preset that sets ``data.width`` is kept."""
+    d = cfg.data
+    if d.resolution == 0:
+        height, width, note = pick_shape(survey, cuda=cuda)
+        note = note.replace("data.resolution =", "data.resolution 0 ->", 1)
+    elif d.width == 0 and pick_aspect(survey.aspect) != (1, 1):
+        fh, fw = pick_aspect(survey.aspect)
+        height, width = d.resolution * fh, d.resolution * fw
+        note = (
+            f"data.resolution {d.resolution} -> {height}, data.width = {width} ({fh}:{fw} "
+            f"height:width): the images' median width/height is {survey.aspect:.2f}, so they "
+            f"keep their aspect; the preset's {d.resolution} px is the shorter side"
+        )
+    else:
+        return cfg, []
+    data = dataclasses.replace(d, resolution=height, width=width)
+    return dataclasses.replace(cfg, data=data), [note]
+
+
 def config_for_folder(
     folder: str, survey: FolderSurvey, *, cuda: bool
 ) -> tuple[TrainConfig, list[str]]:
-    """The ``images`` preset with its resolution (and model) chosen for an image folder."""
+    """The ``images`` preset with its shape (and model) chosen for an image folder."""
     _, cfg = load_preset_or_file("images")
-    side = pick_resolution(survey.short_side, cuda=cuda)
-    notes = [
-        f"data.resolution = {side}: the largest of {', '.join(map(str, SIDES))} not above the "
-        f"images' median shorter side ({survey.short_side} px, {survey.surveyed} surveyed)"
-        + ("" if cuda else f", at most {CPU_MAX_SIDE} on a CPU")
-    ]
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, spec=folder, resolution=side))
-    return cfg, notes
+    height, width, note = pick_shape(survey, cuda=cuda)
+    data = dataclasses.replace(cfg.data, spec=folder, resolution=height, width=width)
+    return dataclasses.replace(cfg, data=data), [note]
 
 
 def _is_folder(spec: str) -> bool:

@@ -268,7 +268,8 @@ def _real_config(real: Any, default: Any, item_shape: tuple[int, ...]) -> Any:
     if isinstance(real, (str, Path)):
         spec = str(real)
         if len(item_shape) == 3:  # images: load the real side at the generated size
-            return DataConfig(spec=spec, resolution=item_shape[-1], channels=item_shape[0],
+            c, h, w = item_shape
+            return DataConfig(spec=spec, resolution=h, width=0 if w == h else w, channels=c,
                               labels=False)  # fmt: skip
         return DataConfig(spec=spec, labels=False)
     return real
@@ -502,8 +503,11 @@ def _real_desc(real_cfg: Any) -> Any:
     if real_cfg is None:
         return None
     if isinstance(real_cfg, DataConfig):
-        return {"spec": real_cfg.spec, "resolution": real_cfg.resolution,
+        desc = {"spec": real_cfg.spec, "resolution": real_cfg.resolution,
                 "channels": real_cfg.channels}  # fmt: skip
+        if real_cfg.width:
+            desc["width"] = real_cfg.width
+        return desc
     return type(real_cfg).__name__
 
 
