@@ -141,6 +141,13 @@ def test_train_dcgan_on_a_wide_folder_then_sample(wide_folder, tmp_path, capsys)
 
     target = load_target_image(next(wide_folder.glob("*.png")), (3, 64, 128))
     assert target.shape == (1, 3, 64, 128)
+    png = tmp_path / "p.png"
+    argv = ["project", str(run), str(next(wide_folder.glob("*.png"))), "--steps", "2",
+            "--out", str(png), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert (
+        np.asarray(Image.open(png)).shape[:2] == make_grid(torch.zeros(2, 3, 64, 128), 2).shape[:2]
+    )
     capsys.readouterr()
 
 
