@@ -17,6 +17,7 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "cache_dir",
@@ -135,7 +136,7 @@ def download(
     return dest
 
 
-def _bar(total: int | None, name: str, show: bool):  # noqa: ANN202 - tqdm or None
+def _bar(total: int | None, name: str, show: bool) -> Any:  # a tqdm bar, or None
     if not show:
         return None
     from tqdm.auto import tqdm

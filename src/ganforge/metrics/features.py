@@ -167,7 +167,7 @@ class InceptionExtractor(Extractor):
 
         self.resize = RESIZE_PROTOCOLS[self.protocol]
         if model is not None:
-            model.protocol = self.protocol
+            model.protocol = self.protocol  # the extractor's name promises this resize
             self.net = model.eval().requires_grad_(False)
             self.identity = ""
             self.weights = "caller's model (not the FID weights unless loaded so)"

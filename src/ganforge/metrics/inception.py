@@ -75,8 +75,8 @@ INCEPTION_URL = (
 INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 INCEPTION_URL_ENV = "GANFORGE_INCEPTION_URL"
 INCEPTION_SHA256_ENV = "GANFORGE_INCEPTION_SHA256"
-#: The file is 95.6 MB; anything far larger is not it (a wrong URL, an HTML error page
-#: is caught by the hash, an endless body by this bound).
+#: The file is about 92 MB; anything far larger is not it (a wrong URL's HTML error page
+#: is caught by the hash, an endless or huge body by this bound).
 INCEPTION_MAX_BYTES = 150_000_000
 FEATURE_DIM = 2048
 NUM_CLASSES = 1008
@@ -364,7 +364,7 @@ def inception_weights_obtainable() -> bool:
 
 def _what_to_do() -> str:
     return (
-        f"download {_url()} (pytorch-fid's port of TensorFlow's 2015 FID Inception, ~96 MB, "
+        f"download {_url()} (pytorch-fid's port of TensorFlow's 2015 FID Inception, about 92 MB, "
         f"sha256 {_expected_sha256()}) on a machine with internet access and put it at "
         f"{inception_cache_path()} (found there automatically), or pass "
         f"--inception-weights FILE (or set {INCEPTION_ENV}=FILE)"
