@@ -200,3 +200,9 @@ def test_fit_uses_inception_when_fetchable(monkeypatch, tmp_path):
     monkeypatch.delenv("GANFORGE_OFFLINE")
     assert photo_extractor() == "inception"
     assert photo_extractor("inception_pytorchfid") == "inception_pytorchfid"
+    from ganforge.apps.fit import fitting_metrics
+    from ganforge.data.base import TensorData
+
+    photos = TensorData(torch.zeros(40, 3, 16, 16), None, "photos")
+    names, notes = fitting_metrics(["fid5k_inception"], photos)
+    assert names == ["fid40_inception"] and any(str(tmp_path) in n for n in notes)

@@ -35,7 +35,11 @@ from ganforge.core.presets import load_preset_or_file
 from ganforge.data.base import TensorData
 from ganforge.data.files import FolderSurvey
 from ganforge.metrics.evaluate import EXTRACTOR_SHORT, format_n, resolve_metric
-from ganforge.metrics.inception import inception_cache_path, inception_weights_obtainable
+from ganforge.metrics.inception import (
+    find_inception_weights,
+    inception_cache_path,
+    inception_weights_obtainable,
+)
 
 #: Below this many images a run trains with adaptive augmentation.
 SMALL_DATA = 5000
@@ -236,4 +240,11 @@ def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list
                 )
             notes.append(f"eval: {name} -> {fitted} ({'; '.join(why)})")
         out.append(fitted)
+    if any(m.split("_", 1)[1].startswith("inception") for m in out if "_" in m):
+        if find_inception_weights() is None:  # obtainable, so it will be fetched
+            notes.append(
+                "eval: the FID Inception weights (pytorch-fid's file, about 92 MB) are "
+                f"fetched once into {inception_cache_path()} at the first evaluation "
+                "(GANFORGE_OFFLINE=1 and GANFORGE_INCEPTION_WEIGHTS=FILE avoid the download)"
+            )
     return list(dict.fromkeys(out)), notes
