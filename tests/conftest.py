@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 import torch
 
 from ganforge.core.config import DataConfig, LogConfig, ModelConfig, TrainConfig
+
+# No test may reach the network: fetching code is tested with file:// URLs and a local
+# server, with this unset inside the test (monkeypatch).
+os.environ["GANFORGE_OFFLINE"] = "1"
 
 # One thread: the tiny test models gain nothing from two, and OpenMP spin-waiting makes
 # two threads several times slower whenever the machine has other work.
@@ -37,6 +42,4 @@ def tiny_cfg() -> TrainConfig:
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Caches (autotune choices, real features, downloads) in a folder of this test run."""
-    import os
-
     os.environ["GANFORGE_CACHE"] = str(tmp_path_factory.mktemp("cache"))

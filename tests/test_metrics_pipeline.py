@@ -110,7 +110,7 @@ def test_inception_missing_or_wrong_weights_say_what_to_do(tmp_path, monkeypatch
 
 
 def test_inception_input_preparation_follows_pytorch_fid():
-    net = FIDInceptionV3()
+    net = FIDInceptionV3(protocol="pytorchfid")
     gray = torch.rand(2, 1, 32, 32) * 2 - 1
     x = net.prepare(gray)
     assert x.shape == (2, 3, 299, 299)

@@ -1,8 +1,11 @@
 """Fitting a run to its data: what ``ganforge train --data DIR`` decides before training.
 
 With no preset, an image folder gets the ``images`` preset with its resolution picked from
-the images' sizes (:func:`pick_resolution`); with any preset, every setting that does not
-fit the data is adapted and each change is a note printed before training (and with
+the images' sizes (:func:`pick_resolution`) and, when the images share a wide or tall
+aspect, a non-square shape (:func:`pick_aspect`: a median width/height within 0.85-1.2x
+of 2 or 4, or of 1/2 or 1/4, gives 1:2, 1:4, 2:1 or 4:1 height:width — 64x128 for 2:1
+photos; :func:`fit_shape` does the same for presets); with any preset, every setting that
+does not fit the data is adapted and each change is a note printed before training (and with
 ``--dry-run``) and logged in ``metrics.jsonl``:
 
 * **batch size**: at most a quarter of the data (a whole batch per step, several per
@@ -13,7 +16,8 @@ fit the data is adapted and each change is a note printed before training (and w
 * **evaluation**: metric protocols are kept only where they mean something for the data
   (digit classifiers on digits, mode coverage on the 2-D mixtures), their extractor
   follows the data (the MNIST LeNet on 28x28 grey digits; the FID Inception on other
-  images when its weights are present, else the random-conv proxy), and a protocol that
+  images when its weights are cached, given, or may be fetched — ``GANFORGE_OFFLINE``
+  unset — else the random-conv proxy), and a protocol that
   needs more samples than the data holds is measured at the data's size instead;
 * **small data**: below :data:`SMALL_DATA` images, adaptive augmentation is switched on
   (ADA with DiffAugment's colour/translation/cutout, Karras et al. 2020, who report it
@@ -31,7 +35,11 @@ from ganforge.core.presets import load_preset_or_file
 from ganforge.data.base import TensorData
 from ganforge.data.files import FolderSurvey
 from ganforge.metrics.evaluate import EXTRACTOR_SHORT, format_n, resolve_metric
-from ganforge.metrics.inception import find_inception_weights
+from ganforge.metrics.inception import (
+    find_inception_weights,
+    inception_cache_path,
+    inception_weights_obtainable,
+)
 
 #: Below this many images a run trains with adaptive augmentation.
 SMALL_DATA = 5000
@@ -61,19 +69,80 @@ def pick_resolution(short_side: int, *, cuda: bool) -> int:
     return fitting[-1] if fitting else SIDES[0]
 
 
+#: Width:height ratios the fitted shape may take besides 1 (the image models need powers
+#: of two), and how far the folder's median aspect may be from one of them.
+RATIOS = (2, 4)
+ASPECT_TOLERANCE = (0.85, 1.2)  # 2 -> 1.7..2.4 wide, 1/2.4..1/1.7 = 0.417..0.588 tall
+
+
+def pick_aspect(aspect: float) -> tuple[int, int]:
+    """``(height factor, width factor)`` of the shape for images of median ``aspect``
+    (width / height): ``(1, 2)`` for 1.7-2.4, ``(2, 1)`` for 0.417-0.588, ``(1, 4)`` /
+    ``(4, 1)`` likewise around 4 and 1/4, else ``(1, 1)`` (square, centre-cropped)."""
+    lo, hi = ASPECT_TOLERANCE
+    for r in RATIOS:
+        if lo * r <= aspect <= hi * r:
+            return 1, r
+        if lo * r <= 1 / aspect <= hi * r:
+            return r, 1
+    return 1, 1
+
+
+def pick_shape(survey: FolderSurvey, *, cuda: bool) -> tuple[int, int, str]:
+    """``(data.resolution, data.width, note)`` for an image folder: the shorter side by
+    :func:`pick_resolution`, the longer one by :func:`pick_aspect` (width 0 = square)."""
+    side = pick_resolution(survey.short_side, cuda=cuda)
+    fh, fw = pick_aspect(survey.aspect)
+    height, width = side * fh, side * fw
+    why = (
+        f"the largest of {', '.join(map(str, SIDES))} not above the images' median shorter "
+        f"side ({survey.short_side} px, {survey.surveyed} surveyed)"
+        + ("" if cuda else f", at most {CPU_MAX_SIDE} on a CPU")
+    )
+    if (fh, fw) == (1, 1):
+        return height, 0, f"data.resolution = {side}: {why}"
+    note = (
+        f"data.resolution = {height}, data.width = {width} ({fh}:{fw} height:width): the "
+        f"images' median width/height is {survey.aspect:.2f}, so they keep their aspect "
+        f"(centre-cropped to exactly {fw}:{fh} width:height); the shorter side is {side}, "
+        f"{why}"
+    )
+    return height, width, note
+
+
+def fit_shape(
+    cfg: TrainConfig, survey: FolderSurvey, *, cuda: bool
+) -> tuple[TrainConfig, list[str]]:
+    """A preset's image shape fitted to a folder: ``data.resolution = 0`` takes
+    :func:`pick_shape`; a square preset on images of a consistent wide or tall aspect keeps
+    its resolution as the shorter side and takes the aspect (a square crop would throw
+    half of every 2:1 image away); a preset that sets ``data.width`` is kept."""
+    d = cfg.data
+    if d.resolution == 0:
+        height, width, note = pick_shape(survey, cuda=cuda)
+        note = note.replace("data.resolution =", "data.resolution 0 ->", 1)
+    elif d.width == 0 and pick_aspect(survey.aspect) != (1, 1):
+        fh, fw = pick_aspect(survey.aspect)
+        height, width = d.resolution * fh, d.resolution * fw
+        note = (
+            f"data.resolution {d.resolution} -> {height}, data.width = {width} ({fh}:{fw} "
+            f"height:width): the images' median width/height is {survey.aspect:.2f}, so they "
+            f"keep their aspect; the preset's {d.resolution} px is the shorter side"
+        )
+    else:
+        return cfg, []
+    data = dataclasses.replace(d, resolution=height, width=width)
+    return dataclasses.replace(cfg, data=data), [note]
+
+
 def config_for_folder(
     folder: str, survey: FolderSurvey, *, cuda: bool
 ) -> tuple[TrainConfig, list[str]]:
-    """The ``images`` preset with its resolution (and model) chosen for an image folder."""
+    """The ``images`` preset with its shape (and model) chosen for an image folder."""
     _, cfg = load_preset_or_file("images")
-    side = pick_resolution(survey.short_side, cuda=cuda)
-    notes = [
-        f"data.resolution = {side}: the largest of {', '.join(map(str, SIDES))} not above the "
-        f"images' median shorter side ({survey.short_side} px, {survey.surveyed} surveyed)"
-        + ("" if cuda else f", at most {CPU_MAX_SIDE} on a CPU")
-    ]
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, spec=folder, resolution=side))
-    return cfg, notes
+    height, width, note = pick_shape(survey, cuda=cuda)
+    data = dataclasses.replace(cfg.data, spec=folder, resolution=height, width=width)
+    return dataclasses.replace(cfg, data=data), [note]
 
 
 def _is_folder(spec: str) -> bool:
@@ -127,9 +196,10 @@ def fit_to_data(cfg: TrainConfig, data: TensorData) -> Fitted:
     return Fitted(cfg, data, notes)
 
 
-def photo_extractor() -> str:
-    """``inception`` when the FID Inception weights are at hand, else ``randconv``."""
-    return "inception" if find_inception_weights() is not None else "randconv"
+def photo_extractor(inception: str = "inception") -> str:
+    """``inception`` (or the given Inception protocol) when the FID Inception weights are
+    at hand or may be fetched into the cache, else ``randconv``."""
+    return inception if inception_weights_obtainable() else "randconv"
 
 
 def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list[str]]:
@@ -150,8 +220,10 @@ def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list
             out.append(name)
             continue
         ext = next((s for s, full in EXTRACTOR_SHORT.items() if full == m.extractor), "raw")
-        if ext == "lenet" and not digits or ext == "inception":
+        if ext == "lenet" and not digits:
             ext = photo_extractor()
+        elif ext.startswith("inception"):
+            ext = photo_extractor(ext)
         count = min(m.n, len(data))
         fitted = f"{m.kind}{format_n(count)}_{ext}"
         if fitted != name:
@@ -162,9 +234,17 @@ def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list
                 why.append("the MNIST LeNet's features mean nothing for these images")
             if ext == "randconv" and not name.endswith("_randconv"):
                 why.append(
-                    "the FID Inception weights are not at hand (GANFORGE_INCEPTION_WEIGHTS), "
-                    "so the random-conv proxy, not comparable with published FID"
+                    "the FID Inception weights are neither given (GANFORGE_INCEPTION_WEIGHTS) "
+                    f"nor cached ({inception_cache_path()}) and GANFORGE_OFFLINE forbids "
+                    "fetching them, so the random-conv proxy, not comparable with published FID"
                 )
             notes.append(f"eval: {name} -> {fitted} ({'; '.join(why)})")
         out.append(fitted)
+    if any(m.split("_", 1)[1].startswith("inception") for m in out if "_" in m):
+        if find_inception_weights() is None:  # obtainable, so it will be fetched
+            notes.append(
+                "eval: the FID Inception weights (pytorch-fid's file, about 92 MB) are "
+                f"fetched once into {inception_cache_path()} at the first evaluation "
+                "(GANFORGE_OFFLINE=1 and GANFORGE_INCEPTION_WEIGHTS=FILE avoid the download)"
+            )
     return list(dict.fromkeys(out)), notes

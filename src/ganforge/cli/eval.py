@@ -2,8 +2,12 @@
 
     ganforge eval runs/dcgan-mnist --metrics fid,kid,pr,dc --json
     ganforge eval runs/gan-ring8 --metrics modes2d
-    ganforge eval --real data/faces --fake samples/ --metrics fid --n 2000 \\
-        --inception-weights pt_inception-2015-12-05-6726825d.pth
+    ganforge eval --real data/faces --fake samples/ --metrics fid --n 2000
+    ganforge eval --real data/faces --fake samples/ --metrics fid2k_inception_pytorchfid
+
+Inception metrics fetch pytorch-fid's FID Inception weights once into the user cache
+($GANFORGE_CACHE, default ~/.cache/ganforge; sha256-checked); offline
+(GANFORGE_OFFLINE=1), pass --inception-weights pt_inception-2015-12-05-6726825d.pth.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.Argu
     e.add_argument(
         "--inception-weights",
         metavar="PATH",
-        help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth "
-        "(default: $GANFORGE_INCEPTION_WEIGHTS)",
+        help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default: "
+        "$GANFORGE_INCEPTION_WEIGHTS, else the cache, else fetched once into the cache)",
     )
     e.add_argument("--seed", type=int, default=0, help="latents / subset seed (default 0)")
     e.add_argument("--batch-size", type=int, default=250)

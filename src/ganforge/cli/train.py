@@ -84,14 +84,9 @@ def _base_config(args: argparse.Namespace) -> tuple[str, TrainConfig, list[str]]
                 "dcgan-mnist, stylegan-mnist, cgan-mnist presets)"
             )
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, spec=args.data))
-        notes = []
-        if cfg.data.resolution == 0:  # a preset at its data's native size: pick one
-            from ganforge.apps.fit import pick_resolution
+        from ganforge.apps.fit import fit_shape
 
-            side = pick_resolution(survey.short_side, cuda=cuda)
-            notes.append(f"data.resolution 0 -> {side} (the images' median shorter side is "
-                         f"{survey.short_side} px)")  # fmt: skip
-            cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, resolution=side))
+        cfg, notes = fit_shape(cfg, survey, cuda=cuda)
         return f"{name}-{folder.resolve().name}", cfg, notes
     name, cfg = load_preset_or_file(args.config or DEFAULT_PRESET)
     if args.data:

@@ -92,8 +92,11 @@ class DataConfig(_Checked):
     Attributes:
         spec: a built-in data set name (``mnist5k``, ``ring8``, ...) or a path to a folder
             of images, an ``.npz``/``.npy`` array, an MNIST IDX file or a CIFAR batch.
-        resolution: square side images are resized/cropped to; 0 keeps the native size
-            (folders of images use 64 when 0).
+        resolution: side images are resized/cropped to — the **height** when ``width``
+            is set; 0 keeps the native size (folders of images use 64 when 0).
+        width: image width in pixels for non-square images (``resolution`` x ``width``,
+            e.g. 64 x 128); 0 means square (``width == resolution``). Image models need
+            the aspect to be a power of two (1:2, 2:1, 1:4 ...).
         channels: 1 (grayscale) or 3 (RGB); 0 keeps the data's own channel count.
         labels: keep class labels when the source has them (for conditional models).
     """
@@ -101,6 +104,7 @@ class DataConfig(_Checked):
     _section: ClassVar[str] = "data"
     _ranges: ClassVar[dict[str, Range]] = {
         "resolution": Range(0, 8192),
+        "width": Range(0, 8192),
     }
     _choices: ClassVar[dict[str, tuple[Any, ...]]] = {"channels": (0, 1, 3)}
 
@@ -111,6 +115,20 @@ class DataConfig(_Checked):
     # The classes' names in label order (an image folder's sub-folders), recorded when a
     # class-conditional run is fitted to its data: `ganforge sample --class NAME` reads them.
     class_names: tuple[str, ...] = ()
+    width: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.width and not self.resolution:
+            raise ConfigError(
+                f"data.width = {self.width} needs data.resolution (the height) as well: set "
+                f"data.resolution, or data.width = 0 for square images"
+            )
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` images are brought to; ``(0, 0)`` keeps the native size."""
+        return (self.resolution, self.width or self.resolution)
 
 
 @dataclass(frozen=True)

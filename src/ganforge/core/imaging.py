@@ -59,7 +59,7 @@ def save_grid(
     grid = make_grid(images, nrow)
     img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale == 0:
-        scale = max(1, 256 // max(images.shape[-1], 1) // 2)
+        scale = max(1, 256 // max(*images.shape[-2:], 1) // 2)
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     path = Path(path)

@@ -120,7 +120,7 @@ def load_mnist5k(cfg: DataConfig) -> TensorData:
     from ganforge.data.transforms import to_model_range
 
     x, y = mnist5k_arrays()
-    images = to_model_range(torch.from_numpy(x)[:, None], cfg.resolution, cfg.channels)
+    images = to_model_range(torch.from_numpy(x)[:, None], cfg.resolution, cfg.channels, cfg.width)
     labels = torch.from_numpy(y) if cfg.labels else None
     return TensorData(images, labels, "mnist5k", 10 if cfg.labels else 0)
 
@@ -157,6 +157,6 @@ def load_stacked_mnist(cfg: DataConfig) -> TensorData:
             "stacked_mnist is 3 stacked digits, one per channel; data.channels must be 0 or 3"
         )
     x, y = stacked_mnist_arrays()
-    images = to_model_range(torch.from_numpy(x), cfg.resolution)
+    images = to_model_range(torch.from_numpy(x), cfg.resolution, width=cfg.width)
     labels = torch.from_numpy(y) if cfg.labels else None
     return TensorData(images, labels, "stacked_mnist", 1000 if cfg.labels else 0)

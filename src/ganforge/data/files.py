@@ -7,8 +7,9 @@ only by its name, so a renamed ``train-images-idx3-ubyte`` or ``data_batch_1`` s
 Formats and the choices made for them:
 
 * **Folder of images** (recursive; ``.png .jpg .jpeg .bmp .webp .gif .tif .tiff``).
-  Centre-cropped to a square and resized with Lanczos (antialiased) to
-  ``cfg.resolution`` (64 when 0), as StyleGAN2-ADA's ``dataset_tool.py`` does.
+  Centre-cropped to the output's aspect and resized with Lanczos (antialiased) to
+  ``cfg.resolution`` (64 when 0) square, or ``cfg.resolution x cfg.width`` (height x
+  width) when ``cfg.width`` is set, as StyleGAN2-ADA's ``dataset_tool.py`` does.
   Transparent images (RGBA, LA, palette with transparency) are composited on **white**;
   16-bit images are scaled by the 16-bit range (``v * 255 / 65535``), never clipped;
   GIFs give their first frame; JPEG EXIF orientation is applied. ``cfg.channels == 0``
@@ -60,7 +61,7 @@ from PIL import Image, ImageOps
 from ganforge.core.config import DataConfig
 from ganforge.core.registry import DATASETS
 from ganforge.data.base import TensorData
-from ganforge.data.transforms import to_model_range
+from ganforge.data.transforms import crop_box, to_model_range
 
 logger = logging.getLogger("ganforge.data")
 
@@ -373,45 +374,50 @@ def read_image(path: str | Path) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
-def decode_image(path: Path, resolution: int, channels: int = 0) -> tuple[np.ndarray, bool]:
-    """Decode one file to uint8 (R, R) grayscale or (R, R, 3) RGB, centre-cropped and
-    Lanczos-resized to ``resolution``.
+def decode_image(
+    path: Path, resolution: int, channels: int = 0, width: int = 0
+) -> tuple[np.ndarray, bool]:
+    """Decode one file to uint8 (R, W) grayscale or (R, W, 3) RGB, centre-cropped to the
+    output's aspect and Lanczos-resized to ``resolution x width``.
 
     Args:
         path: image file (PNG, JPEG, BMP, WebP, GIF first frame, TIFF).
-        resolution: output side R.
+        resolution: output height R.
         channels: 1 forces grayscale (PIL luma), 3 forces RGB, 0 keeps the file's.
+        width: output width W (0: square, W = R).
 
     Returns:
         (pixels, is_grayscale). Raises whatever the decoder raises on a bad file.
     """
-    im, gray = _open(path, draft_size=resolution)
+    out_w = width or resolution
+    im, gray = _open(path, draft_size=max(resolution, out_w))
     if channels == 1 and not gray:
         im, gray = im.convert("L"), True
     w, h = im.size
-    s = min(w, h)
-    if w != h:
+    top, left, ch, cw = crop_box(h, w, resolution, out_w)
+    if (ch, cw) != (h, w):
         # a real crop, not resize(box=...): the resampling filter would otherwise read
         # pixels beyond the box and bleed the cut-off borders into the edges
-        left, top = (w - s) // 2, (h - s) // 2
-        im = im.crop((left, top, left + s, top + s))
-    if s != resolution:
-        im = im.resize((resolution, resolution), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        im = im.crop((left, top, left + cw, top + ch))
+    if (ch, cw) != (resolution, out_w):
+        im = im.resize((out_w, resolution), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return np.asarray(im), gray
 
 
-def _decode_or_reason(args: tuple[Path, int, int]) -> tuple[np.ndarray | None, bool, str]:
-    path, resolution, channels = args
+def _decode_or_reason(args: tuple[Path, int, int, int]) -> tuple[np.ndarray | None, bool, str]:
+    path, resolution, channels, width = args
     try:
-        arr, gray = decode_image(path, resolution, channels)
+        arr, gray = decode_image(path, resolution, channels, width)
         return arr, gray, ""
     except Exception as e:  # noqa: BLE001 - any decoder failure means "skip this file"
         return None, False, f"{type(e).__name__}: {e}"
 
 
-def _decode_all(files: list[Path], resolution: int, channels: int, desc: str) -> list[Any]:
+def _decode_all(
+    files: list[Path], resolution: int, channels: int, desc: str, width: int = 0
+) -> list[Any]:
     """Decode in threads: PIL releases the GIL in its decoders and resamplers."""
-    jobs = [(p, resolution, channels) for p in files]
+    jobs = [(p, resolution, channels, width) for p in files]
     workers = min(8, os.cpu_count() or 1)
     if len(files) < 16 or workers == 1:
         it = map(_decode_or_reason, jobs)
@@ -429,12 +435,14 @@ def _progress(it: Any, total: int, desc: str) -> Any:
 
 
 def load_image_folder(root: Path, cfg: DataConfig) -> TensorData:
-    """A folder of images (recursive) -> (N, C, R, R) in [-1, 1]; see the module docstring.
+    """A folder of images (recursive) -> (N, C, R, W) in [-1, 1] (W = R unless
+    ``cfg.width``); see the module docstring.
 
     Raises:
         DataError: the folder holds no image files, or none of them decodes.
     """
     resolution = cfg.resolution or DEFAULT_FOLDER_RESOLUTION
+    width = cfg.width or resolution
     Image.init()  # registers every plugin, so PIL_FORMATS names are all known
     files, labels, classes, ignored, unreadable = scan_image_folder(root)
     if not files:
@@ -443,7 +451,7 @@ def load_image_folder(root: Path, cfg: DataConfig) -> TensorData:
             f"{root}: no image files found (looked recursively for "
             f"{' '.join(sorted(IMAGE_EXTENSIONS))}){extra}"
         )
-    results = _decode_all(files, resolution, cfg.channels, desc=f"decoding {root.name}")
+    results = _decode_all(files, resolution, cfg.channels, f"decoding {root.name}", width)
     skipped = [(str(p), r[2]) for p, r in zip(files, results, strict=True) if r[0] is None]
     skipped += unreadable
     keep = [i for i, r in enumerate(results) if r[0] is not None]
@@ -467,7 +475,7 @@ def load_image_folder(root: Path, cfg: DataConfig) -> TensorData:
 
     all_gray = all(results[i][1] for i in keep)
     channels = cfg.channels or (1 if all_gray else 3)
-    out = np.empty((len(keep), channels, resolution, resolution), dtype=np.uint8)
+    out = np.empty((len(keep), channels, resolution, width), dtype=np.uint8)
     for j, i in enumerate(keep):
         arr = results[i][0]
         out[j] = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # gray broadcasts
@@ -561,7 +569,7 @@ def array_to_data(
     logger.info("%s: read as %s %s, %s", name, layout, tuple(x.shape), value_range)
     if isinstance(pixels, np.ndarray):
         pixels = torch.from_numpy(pixels)
-    images = to_model_range(pixels, cfg.resolution, cfg.channels)
+    images = to_model_range(pixels, cfg.resolution, cfg.channels, cfg.width)
     return _with_labels(TensorData(images, name=name), y, cfg, num_classes)
 
 
@@ -776,6 +784,6 @@ def load_cifar(path: Path, cfg: DataConfig) -> TensorData:
     x = np.concatenate([p[0] for p in parts])
     has_y = all(p[1] is not None for p in parts)
     y = np.concatenate([p[1] for p in parts]) if has_y else None
-    images = to_model_range(torch.from_numpy(x), cfg.resolution, cfg.channels)
+    images = to_model_range(torch.from_numpy(x), cfg.resolution, cfg.channels, cfg.width)
     data = TensorData(images, name=str(path))
     return _with_labels(data, y, cfg, max(p[2] for p in parts) if has_y else 0)

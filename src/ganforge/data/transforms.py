@@ -10,32 +10,36 @@ import torch.nn.functional as F
 _RESIZE_CHUNK = 1024
 
 
-def to_model_range(images: torch.Tensor, resolution: int = 0, channels: int = 0) -> torch.Tensor:
-    """uint8 (N, C, H, W) in [0, 255] -> float32 (N, C', R, R) in [-1, 1].
+def to_model_range(
+    images: torch.Tensor, resolution: int = 0, channels: int = 0, width: int = 0
+) -> torch.Tensor:
+    """uint8 (N, C, H, W) in [0, 255] -> float32 (N, C', R, W') in [-1, 1].
 
     Args:
         images: uint8 (N, C, H, W) in [0, 255], or float (N, C, H, W) already in [0, 1];
             C is 1, 3 or 4 (RGBA is composited on white, see :func:`convert_channels`).
             The input is never modified.
-        resolution: square output side R (centre crop to square, then bilinear resize
-            with antialiasing); 0 keeps the input size.
+        resolution: output height R (centre crop to the output's aspect, then bilinear
+            resize with antialiasing); 0 keeps the input size.
         channels: 1 or 3 to convert (luma / replicate), 0 keeps the input's.
+        width: output width W' (0: square, W' = R).
 
     Returns:
-        float32 (N, C', R, R) in [-1, 1].
+        float32 (N, C', R, W') in [-1, 1].
     """
     if images.dtype == torch.uint8:
         x = images.to(torch.float32).div_(255.0)  # new tensor, so in-place is safe
     else:
         x = images.to(torch.float32, copy=True)
     x = convert_channels(x, channels)
-    if resolution and (x.shape[-1] != resolution or x.shape[-2] != resolution):
-        x = center_crop_square(x)
+    size = (resolution, width or resolution)
+    if resolution and tuple(x.shape[-2:]) != size:
+        x = center_crop_aspect(x, *size)
         x = torch.cat(
             [
                 F.interpolate(
                     part,
-                    size=(resolution, resolution),
+                    size=size,
                     mode="bilinear",
                     antialias=True,
                     align_corners=False,
@@ -71,6 +75,22 @@ def convert_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     if channels == 3 and c == 1:
         return x.expand(-1, 3, -1, -1).contiguous()
     raise ValueError(f"cannot convert {c} channels to {channels}; use 1 or 3")
+
+
+def crop_box(h: int, w: int, out_h: int, out_w: int) -> tuple[int, int, int, int]:
+    """``(top, left, height, width)`` of the largest centred box of ``out_h:out_w`` aspect
+    inside an ``h x w`` image (so the resize to ``out_h x out_w`` does not distort)."""
+    if h * out_w > w * out_h:  # too tall: keep the width
+        ch, cw = max(1, round(w * out_h / out_w)), w
+    else:
+        ch, cw = h, max(1, round(h * out_w / out_h))
+    return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+
+def center_crop_aspect(x: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
+    """(..., H, W) -> the centred crop with the aspect of ``out_h x out_w`` (a view)."""
+    top, left, ch, cw = crop_box(*x.shape[-2:], out_h, out_w)
+    return x[..., top : top + ch, left : left + cw]
 
 
 def center_crop_square(x: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,10 @@ kind       metric                                          result keys
 =========  ==============================================  =============================
 
 ``n`` is written ``1k``, ``5k``, ``10k``, ``50k`` ...; extractors are ``lenet``
-(``lenet_mnist``), ``inception`` (``inception_fid``) and ``raw``. Any such name is
+(``lenet_mnist``), ``inception`` (``inception_fid``: clean-fid's protocol, uint8 images
+resized with PIL bicubic), ``inception_pytorchfid`` (``inception_fid_pytorchfid``: the
+same network with pytorch-fid's legacy bilinear resize of float images, for comparison
+with older papers), ``randconv`` (``randconv_proxy``) and ``raw``. Any such name is
 understood, the common ones are registered. Besides:
 
 * ``modes2d``: VEEGAN/PacGAN mode coverage of ring8/grid25 from 2,500 samples
@@ -31,7 +34,9 @@ use ``lenet`` for 28x28 single-channel images and ``inception`` otherwise, with 
 argument only applies to aliases.
 
 The real side uses a seeded random subset of ``n`` items (all of them when the data
-set is smaller; the count used is recorded as ``n_real``).
+set is smaller; the count used is recorded as ``n_real``). Each score's protocol records
+the extractor, its weights (sha256, or "random-init proxy" ...), the resize, the sample
+counts and the sampler that drew the generated side.
 """
 
 from __future__ import annotations
@@ -53,11 +58,13 @@ KINDS = ("fid", "kid", "is", "pr", "dc")
 EXTRACTOR_SHORT = {
     "lenet": "lenet_mnist",
     "inception": "inception_fid",
+    "inception_pytorchfid": "inception_fid_pytorchfid",
     "raw": "raw",
     "randconv": "randconv_proxy",
 }
 _NAME_RE = re.compile(
-    r"^(fid|kid|is|pr|dc)(\d+(?:\.\d+)?)(k?)_(lenet|inception|raw|randconv|custom)$"
+    r"^(fid|kid|is|pr|dc)(\d+(?:\.\d+)?)(k?)_"
+    r"(lenet|inception|inception_pytorchfid|raw|randconv|custom)$"
 )
 
 
@@ -185,7 +192,7 @@ def resolve_metric(
     raise UnknownNameError(
         METRICS.unknown_message(name)
         + f". Also accepted: the aliases {', '.join(ALIASES)} and any "
-        "{fid,kid,is,pr,dc}{N}_{lenet,inception,raw}"
+        "{fid,kid,is,pr,dc}{N}_{lenet,inception,inception_pytorchfid,randconv,raw}"
     )
 
 
@@ -261,7 +268,8 @@ def _real_config(real: Any, default: Any, item_shape: tuple[int, ...]) -> Any:
     if isinstance(real, (str, Path)):
         spec = str(real)
         if len(item_shape) == 3:  # images: load the real side at the generated size
-            return DataConfig(spec=spec, resolution=item_shape[-1], channels=item_shape[0],
+            c, h, w = item_shape
+            return DataConfig(spec=spec, resolution=h, width=0 if w == h else w, channels=c,
                               labels=False)  # fmt: skip
         return DataConfig(spec=spec, labels=False)
     return real
@@ -314,7 +322,8 @@ def evaluate(
             checkpoints and generators returned by :func:`ganforge.load`).
         extractor: a registry name or ``nn.Module`` replacing the aliases' default
             extractor (results are named ``..._custom`` for modules).
-        inception_weights: FID Inception weights file (else ``$GANFORGE_INCEPTION_WEIGHTS``).
+        inception_weights: FID Inception weights file (else ``$GANFORGE_INCEPTION_WEIGHTS``,
+            else the cached download, else fetched once into the cache).
         seed: latents of the generated samples and the draw of subsets.
         batch_size: items per forward pass.
         device: where the generator's outputs and the extractors run.
@@ -326,9 +335,10 @@ def evaluate(
     Returns:
         One dict: every metric's values as floats (``fid5k_lenet``,
         ``pr5k_lenet_precision``, ...) and ``protocol``: ``{"source", "sampler", "real",
-        "seed", "metrics": {name: {"extractor", "n_fake", "n_real", ...options}}}``, where
-        ``sampler`` is ``{"name": "g" | "rejection" | "langevin", settings}`` (None for
-        data).
+        "seed", "metrics": {name: {"extractor", "weights", "resize", "n_fake", "n_real",
+        "sampler", ...options}}}``, where the top-level ``sampler`` is ``{"name": "g" |
+        "rejection" | "langevin", settings}`` (None for data) and each metric's
+        ``sampler`` its name (``"data"`` for data).
     """
     from ganforge.core.config import DataConfig
     from ganforge.metrics import features as fx
@@ -363,7 +373,7 @@ def evaluate(
         if key not in extractors:
             if key == "custom":
                 extractors[key] = fx.get_extractor(extractor)
-            elif key == "inception_fid":
+            elif key in ("inception_fid", "inception_fid_pytorchfid"):
                 extractors[key] = fx.get_extractor(key, weights=inception_weights)
             elif extractor is not None and isinstance(extractor, str) and name is None:
                 extractors[key] = fx.get_extractor(extractor)
@@ -414,13 +424,14 @@ def evaluate(
 
     results: dict[str, Any] = {}
     proto_info: dict[str, Any] = {}
+    drawn_by = sampler_info["name"] if sampler_info else "data"
     for m in protos:
         info: dict[str, Any] = {"kind": m.kind, **m.options}
         if m.kind == "modes2d":
             dataset = _mixture_name(real_cfg)
             pts = fake_set(fx.get_extractor("raw"), m.n).features
             r = modes2d(pts, dataset)
-            info.update(extractor=None, n_fake=len(pts), dataset=dataset)
+            info.update(extractor=None, n_fake=len(pts), sampler=drawn_by, dataset=dataset)
             for k in ("modes_captured", "high_quality", "reverse_kl"):
                 results[f"{m.name}_{k}"] = r[k]
         elif m.kind == "classes":
@@ -428,13 +439,14 @@ def evaluate(
             k = int(m.options["modes"])
             labels, count = _classify(fake, ext, m.n, k, stacked_labels, opts, finite, source_desc)
             r = class_coverage(labels, k)
-            info.update(extractor=ext.name, n_fake=count, classifier=_classifier_info())
+            info.update(**ext.describe(), n_fake=count, sampler=drawn_by,
+                        classifier=_classifier_info())  # fmt: skip
             results[f"{m.name}_modes_captured"] = r["modes_captured"]
             results[f"{m.name}_kl"] = r["kl"]
         else:
             ext = get_ext("custom" if m.extractor == "custom" else m.extractor)
             fs = fake_set(ext, m.n)
-            info.update(extractor=ext.name, n_fake=len(fs))
+            info.update(**ext.describe(), n_fake=len(fs), sampler=drawn_by)
             if m.kind == "is":
                 if fs.logits is None:
                     raise ValueError(f"{m.name}: the {ext.name} extractor gives no class logits")
@@ -491,8 +503,11 @@ def _real_desc(real_cfg: Any) -> Any:
     if real_cfg is None:
         return None
     if isinstance(real_cfg, DataConfig):
-        return {"spec": real_cfg.spec, "resolution": real_cfg.resolution,
+        desc = {"spec": real_cfg.spec, "resolution": real_cfg.resolution,
                 "channels": real_cfg.channels}  # fmt: skip
+        if real_cfg.width:
+            desc["width"] = real_cfg.width
+        return desc
     return type(real_cfg).__name__
 
 

@@ -3,15 +3,20 @@
 Extractors (``ganforge.core.registry.EXTRACTORS``) map images in [-1, 1] to features and,
 when they are classifiers, class logits:
 
-==================  =====  ======  =====================================================
-name                dim    logits  preprocessing
-==================  =====  ======  =====================================================
-``lenet_mnist``     84     10      grayscale (luma) and 28x28 (bilinear, antialiased)
-``inception_fid``   2048   1008    3 channels, 299x299 bilinear (pytorch-fid), [-1, 1]
-``raw``             C*H*W  --      none: flattened pixels (or points)
-==================  =====  ======  =====================================================
+============================  =====  ======  ==========================================
+name                          dim    logits  preprocessing
+============================  =====  ======  ==========================================
+``lenet_mnist``               84     10      luma, 28x28 (bilinear, antialiased)
+``inception_fid``             2048   1008    uint8, RGB, 299x299 PIL bicubic (clean-fid)
+``inception_fid_pytorchfid``  2048   1008    RGB, 299x299 torch bilinear (pytorch-fid)
+``randconv_proxy``            518    --      RGB, 64x64 (bilinear, antialiased)
+``raw``                       C*H*W  --      none: flattened pixels (or points)
+============================  =====  ======  ==========================================
 
 Any ``nn.Module`` mapping (N, ...) to (N, D) is accepted too (:class:`ModuleExtractor`).
+Non-square images are resized (stretched) to each extractor's square input, as
+clean-fid and pytorch-fid do. Every extractor's :meth:`Extractor.describe` (weights
+sha256 or what stands in for it, and the resize) goes into each score's protocol.
 
 Sources are a :class:`~ganforge.models.base.Generator` (sampled in batches from a seed),
 a tensor/array of images or points, a :class:`~ganforge.data.base.TensorData`, or a data
@@ -39,6 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.core.cache import cache_dir as core_cache_dir
+from ganforge.core.cache import file_sha256
 from ganforge.core.registry import EXTRACTORS
 
 __all__ = [
@@ -64,23 +71,24 @@ class Extractor(nn.Module):
         num_classes: K when the extractor is a classifier, else 0.
         identity: string that changes whenever the features would (weights hash,
             preprocessing); part of the cache key. Empty = never cache.
+        weights: sha256 of the weights file, or what the weights are ("random-init
+            proxy", "none", "user module"); recorded with every score.
+        resize: how images reach the network's input size; recorded with every score.
     """
 
     name: str = ""
     dim: int = 0
     num_classes: int = 0
     identity: str = ""
+    weights: str = "none"
+    resize: str = "none"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
 
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    def describe(self) -> dict[str, str]:
+        """``{"extractor", "weights", "resize"}`` for a score's protocol."""
+        return {"extractor": self.name, "weights": self.weights, "resize": self.resize}
 
 
 def to_gray28(x: torch.Tensor) -> torch.Tensor:
@@ -115,7 +123,9 @@ class LeNetExtractor(Extractor):
         path = Path(weights) if weights else WEIGHTS_PATH
         self.net = load_lenet(path)
         self.weights_path = path
-        self.identity = f"lenet_mnist:{_file_sha256(path)[:16]}:gray28-bilinear-aa"
+        self.weights = file_sha256(path)
+        self.identity = f"lenet_mnist:{self.weights[:16]}:gray28-bilinear-aa"
+        self.resize = "luma, torch bilinear (antialiased) to 28x28"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.net.features_and_logits(to_gray28(x))
@@ -126,11 +136,20 @@ class LeNetExtractor(Extractor):
 
 
 class InceptionExtractor(Extractor):
-    """``inception_fid``: 2048-d pool features and 1008 logits of the FID Inception."""
+    """``inception_fid``: 2048-d pool features and 1008 logits of the FID Inception, with
+    clean-fid's input protocol (uint8, PIL bicubic to 299x299).
+
+    Args:
+        weights: pytorch-fid's weights file; default: environment, cache, else fetched
+            once into the cache (:func:`ganforge.metrics.inception.resolve_inception_weights`).
+        model: a ready :class:`~ganforge.metrics.inception.FIDInceptionV3` instead (e.g.
+            random weights for speed tests); its features are never cached.
+    """
 
     name = "inception_fid"
     dim = 2048
     num_classes = 1008
+    protocol = "clean"
 
     def __init__(
         self,
@@ -139,21 +158,35 @@ class InceptionExtractor(Extractor):
         model: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        from ganforge.metrics.inception import load_inception, resolve_inception_weights
+        from ganforge.metrics.inception import (
+            RESIZE_PROTOCOLS,
+            load_inception,
+            resolve_inception_weights,
+            weights_sha256,
+        )
 
-        if model is not None:  # e.g. random weights for speed tests; never cached
+        self.resize = RESIZE_PROTOCOLS[self.protocol]
+        if model is not None:
+            model.protocol = self.protocol  # the extractor's name promises this resize
             self.net = model.eval().requires_grad_(False)
             self.identity = ""
+            self.weights = "caller's model (not the FID weights unless loaded so)"
             return
         path = resolve_inception_weights(weights)
-        self.net = load_inception(path)
-        st = path.stat()
-        # Hashing ~92 MB on every evaluation costs seconds; name + size + mtime is enough
-        # to notice a different file.
-        self.identity = f"inception_fid:{path.name}:{st.st_size}:{int(st.st_mtime)}:resize299"
+        self.net = load_inception(path, protocol=self.protocol)
+        self.weights = weights_sha256(path)
+        self.identity = f"inception_fid:{self.weights[:16]}:{self.protocol}299"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.net.features_and_logits(x)
+
+
+class InceptionPytorchFidExtractor(InceptionExtractor):
+    """``inception_fid_pytorchfid``: the FID Inception with pytorch-fid's (legacy) input
+    protocol — float images, torch bilinear resize without antialiasing."""
+
+    name = "inception_fid_pytorchfid"
+    protocol = "pytorchfid"
 
 
 class RandomConvExtractor(Extractor):
@@ -176,6 +209,8 @@ class RandomConvExtractor(Extractor):
     name = "randconv_proxy"
     dim = 518
     identity = "randconv_proxy:v1:seed0:64px"
+    weights = "random-init proxy (seed 0)"
+    resize = "torch bilinear (antialiased) to 64x64"
 
     def __init__(self) -> None:
         super().__init__()
@@ -225,6 +260,8 @@ class ModuleExtractor(Extractor):
         self.net = module.eval()
         self.name = name or f"module:{type(module).__name__}"
         self.identity = ""  # unknown weights: never cached
+        self.weights = "user module"
+        self.resize = "user module"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         out = self.net(x)
@@ -235,8 +272,13 @@ EXTRACTORS.register("lenet_mnist", help="LeNet-5 on mnist5k: 84-d features, 10 l
     LeNetExtractor
 )
 EXTRACTORS.register(
-    "inception_fid", help="FID Inception-v3 (pytorch-fid weights file): 2048-d, 1008 logits"
+    "inception_fid",
+    help="FID Inception-v3, clean-fid resize (uint8, PIL bicubic): 2048-d, 1008 logits",
 )(InceptionExtractor)
+EXTRACTORS.register(
+    "inception_fid_pytorchfid",
+    help="FID Inception-v3, pytorch-fid's legacy resize (float, torch bilinear)",
+)(InceptionPytorchFidExtractor)
 EXTRACTORS.register("raw", help="flattened pixels or points (no network)")(RawExtractor)
 EXTRACTORS.register(
     "randconv_proxy",
@@ -248,9 +290,10 @@ def get_extractor(spec: str | nn.Module, **kwargs: Any) -> Extractor:
     """An :class:`Extractor` from a registry name or any ``nn.Module``.
 
     Args:
-        spec: ``"lenet_mnist"``, ``"inception_fid"``, ``"raw"``, an :class:`Extractor`,
+        spec: ``"lenet_mnist"``, ``"inception_fid"``, ``"inception_fid_pytorchfid"``,
+            ``"randconv_proxy"``, ``"raw"``, an :class:`Extractor`,
             or an ``nn.Module`` mapping inputs to (N, D) features.
-        **kwargs: builder arguments, e.g. ``weights=PATH`` for ``inception_fid``.
+        **kwargs: builder arguments, e.g. ``weights=PATH`` for the ``inception_fid*``.
     """
     if isinstance(spec, Extractor):
         return spec
@@ -405,8 +448,8 @@ def extract(
 
 
 def cache_dir() -> Path:
-    """``$GANFORGE_CACHE`` or ``~/.cache/ganforge``."""
-    return Path(os.environ.get("GANFORGE_CACHE") or Path.home() / ".cache" / "ganforge")
+    """``$GANFORGE_CACHE`` or ``~/.cache/ganforge`` (:func:`ganforge.core.cache.cache_dir`)."""
+    return core_cache_dir()
 
 
 def _spec_fingerprint(spec: str) -> dict[str, Any]:
@@ -438,6 +481,8 @@ def real_cache_key(data_cfg: Any, ext: Extractor, n: int | None, seed: int) -> s
         "n": n,
         "seed": seed,
     }
+    if getattr(data_cfg, "width", 0):  # only then, so square data keep their keys
+        payload["width"] = data_cfg.width
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 

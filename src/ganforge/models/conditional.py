@@ -28,7 +28,7 @@ from torch import nn
 
 from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
-from ganforge.models.dcgan import init_dcgan_weights, plan_resolution
+from ganforge.models.dcgan import init_dcgan_weights, plan_shape
 from ganforge.models.infogan import CodedLatents, CodeSpec
 
 Tensor = torch.Tensor
@@ -54,7 +54,7 @@ class ConditionalBatchNorm2d(nn.Module):
 
 
 class ConditionalGenerator(CodedLatents, Generator):
-    """Latents (N, noise + K) -> images (N, C, R, R) in [-1, 1], class from the one-hot.
+    """Latents (N, noise + K) -> images (N, C, H, W) in [-1, 1], class from the one-hot.
 
     Attributes:
         num_classes: K.
@@ -75,10 +75,10 @@ class ConditionalGenerator(CodedLatents, Generator):
         self.noise_dim = int(noise_dim)
         self.num_classes = int(num_classes)
         self.code_layout = [CodeSpec("class", "categorical", self.num_classes, self.noise_dim)]
-        c_out, res, _ = out_shape
-        base, n_up = plan_resolution(res)
+        c_out, h, w = out_shape
+        h0, w0, n_up = plan_shape(h, w, "cgan")
         chans = [min(ngf * 2 ** (n_up - 1 - i), max_channels) for i in range(n_up)]
-        self.inp = nn.ConvTranspose2d(self.z_dim, chans[0], base, 1, 0, bias=False)
+        self.inp = nn.ConvTranspose2d(self.z_dim, chans[0], (h0, w0), 1, 0, bias=False)
         self.ups = nn.ModuleList(
             nn.ConvTranspose2d(chans[i], chans[i + 1], 4, 2, 1, bias=False) for i in range(n_up - 1)
         )
@@ -118,7 +118,7 @@ class ConditionalGenerator(CodedLatents, Generator):
 
 
 class ConditionalDiscriminator(nn.Module):
-    """Images (N, C, R, R) [+ labels (N,)] -> logits (N,).
+    """Images (N, C, H, W) [+ labels (N,)] -> logits (N,).
 
     ``phi``: DCGAN conv trunk (stride-2 4x4 convs, LeakyReLU(0.2)) then global sum
     pooling (Miyato & Koyama's ResNet D pools by summing); ``psi``: linear to one logit.
@@ -146,8 +146,8 @@ class ConditionalDiscriminator(nn.Module):
             raise ValueError(f"cgan mode must be 'projection' or 'acgan', got {mode!r}")
         self.mode = mode
         self.num_classes = int(num_classes)
-        c_in, res, _ = in_shape
-        _, n_down = plan_resolution(res)
+        c_in, h, w = in_shape
+        h0, w0, n_down = plan_shape(h, w, "cgan")
         layers: list[nn.Module] = []
         c = c_in
         for i in range(n_down):
@@ -160,8 +160,7 @@ class ConditionalDiscriminator(nn.Module):
         # One more 3x3 conv so phi sees the whole image before pooling.
         layers += [nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True)]
         self.phi = nn.Sequential(*layers)
-        base, _ = plan_resolution(res)
-        c = c * base * base if pool == "flatten" else c
+        c = c * h0 * w0 if pool == "flatten" else c
         self.psi = nn.Linear(c, 1)
         if mode == "projection":
             self.embed = nn.Embedding(self.num_classes, c)
@@ -172,7 +171,8 @@ class ConditionalDiscriminator(nn.Module):
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def features(self, x: Tensor) -> Tensor:
-        """phi(x): (N, C, R, R) -> (N, F): summed over positions, or flattened (F = C*b*b)."""
+        """phi(x): (N, C, H, W) -> (N, F): summed over positions, or flattened
+        (F = C * h0 * w0)."""
         h = self.phi(x)
         return h.flatten(1) if self.pool == "flatten" else h.sum(dim=(2, 3))
 
@@ -208,7 +208,7 @@ def build_cgan(
 
     Args:
         z_dim: noise size; ``G.z_dim`` becomes ``z_dim + num_classes``.
-        out_shape: (C, R, R), R = 4*2^k or 7*2^k.
+        out_shape: (C, H, W), the shorter side 4*2^k or 7*2^k, the aspect a power of two.
         num_classes: must equal the data's number of classes (the step checks it).
         mode: ``"projection"`` or ``"acgan"`` (the D head; the objective of the same name
             trains it, its ``lambda_cls`` in ``objective.args``).
@@ -218,8 +218,9 @@ def build_cgan(
             ResNet D); ``"flatten"`` keeps the positions (the DCGAN D's last layer), which
             small D's at 28x28 need to tell digits apart (docs/infogan_conditional.md).
     """
-    if len(out_shape) != 3 or out_shape[1] != out_shape[2]:
-        raise ValueError(f"the 'cgan' model generates square images (C, R, R), not {out_shape}")
+    if len(out_shape) != 3:
+        raise ValueError(f"the 'cgan' model generates images (C, H, W), not {out_shape}")
+    plan_shape(out_shape[1], out_shape[2], "cgan")
     G = ConditionalGenerator(z_dim, out_shape, num_classes, ngf, max_channels)
     D = ConditionalDiscriminator(
         out_shape, num_classes, mode, ndf, max_channels, d_batchnorm, d_pool

@@ -10,9 +10,10 @@ makes the codes control interpretable factors: on MNIST the 10-way code picks th
 the continuous codes rotation and stroke width.
 
 Architecture (paper, appendix C.1, MNIST) at 28x28 — other ``4*2^k`` / ``7*2^k``
-resolutions add stride-2 stages:
+resolutions add stride-2 stages, and non-square images (power-of-two aspect) start from
+an ``h0 x w0`` block (:func:`~ganforge.models.dcgan.plan_shape`):
 
-* G: FC 1024-BN-ReLU, FC ``base*base*2*ngf``-BN-ReLU, stride-2 4x4 deconvs with BN-ReLU,
+* G: FC 1024-BN-ReLU, FC ``h0*w0*2*ngf``-BN-ReLU, stride-2 4x4 deconvs with BN-ReLU,
   a last deconv to C channels and tanh (the library's [-1, 1] range).
 * D trunk: stride-2 4x4 convs with LeakyReLU(0.1) (BN from the second), FC 1024-BN-LReLU;
   D head: FC to one logit; Q head: FC 128-BN-LReLU, FC to the code parameters.
@@ -35,7 +36,7 @@ from torch import nn
 
 from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
-from ganforge.models.dcgan import init_dcgan_weights, plan_resolution, upsampling_layers
+from ganforge.models.dcgan import init_dcgan_weights, plan_shape, upsampling_layers
 
 Tensor = torch.Tensor
 
@@ -195,16 +196,16 @@ class InfoGANGenerator(CodedLatents, Generator):
         self.code_layout = layout
         self.cat_dims = [int(k) for k in cat_dims]
         self.cont_dim = int(cont_dim)
-        c_out, res, _ = out_shape
-        base, n_up = plan_resolution(res)
+        c_out, h, w = out_shape
+        h0, w0, n_up = plan_shape(h, w, "infogan")
         chans = [ngf * 2 ** (n_up - 1 - i) for i in range(n_up)]  # 28x28: [128, 64]
-        self.base, self.c0 = base, chans[0]
+        self.h0, self.w0, self.c0 = h0, w0, chans[0]
         self.fc = nn.Sequential(
             nn.Linear(z_dim, fc_dim, bias=False),
             nn.BatchNorm1d(fc_dim),
             nn.ReLU(True),
-            nn.Linear(fc_dim, chans[0] * base * base, bias=False),
-            nn.BatchNorm1d(chans[0] * base * base),
+            nn.Linear(fc_dim, chans[0] * h0 * w0, bias=False),
+            nn.BatchNorm1d(chans[0] * h0 * w0),
             nn.ReLU(True),
         )
         layers: list[nn.Module] = []
@@ -214,7 +215,7 @@ class InfoGANGenerator(CodedLatents, Generator):
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.fc(z.reshape(z.shape[0], self.z_dim))
-        return self.net(h.view(-1, self.c0, self.base, self.base))
+        return self.net(h.view(-1, self.c0, self.h0, self.w0))
 
 
 @dataclass
@@ -233,7 +234,7 @@ class QOutput:
 
 
 class InfoGANDiscriminator(nn.Module):
-    """Images (N, C, R, R) -> logits (N,); with ``with_q=True`` also Q's code predictions.
+    """Images (N, C, H, W) -> logits (N,); with ``with_q=True`` also Q's code predictions.
 
     D and Q share the trunk (paper section 5: Q costs one extra FC layer over D).
     """
@@ -249,8 +250,8 @@ class InfoGANDiscriminator(nn.Module):
         learn_std: bool = False,
     ) -> None:
         super().__init__()
-        c_in, res, _ = in_shape
-        base, n_down = plan_resolution(res)
+        c_in, h, w = in_shape
+        h0, w0, n_down = plan_shape(h, w, "infogan")
         layers: list[nn.Module] = []
         c = c_in
         for i in range(n_down):
@@ -263,7 +264,7 @@ class InfoGANDiscriminator(nn.Module):
         self.trunk = nn.Sequential(
             *layers,
             nn.Flatten(),
-            nn.Linear(c * base * base, fc_dim, bias=False),
+            nn.Linear(c * h0 * w0, fc_dim, bias=False),
             nn.BatchNorm1d(fc_dim),
             nn.LeakyReLU(0.1, inplace=True),
         )
@@ -392,15 +393,16 @@ def build_infogan(
     Args:
         z_dim: incompressible noise size (the paper uses 62 on MNIST); ``G.z_dim`` becomes
             ``z_dim + sum(cat_dims) + cont_dim``.
-        out_shape: (C, R, R) with R = 4*2^k or 7*2^k.
+        out_shape: (C, H, W), the shorter side 4*2^k or 7*2^k, the aspect a power of two.
         cat_dims: number of categories of each categorical code.
         cont_dim: number of continuous Uniform(-1, 1) codes.
         learn_std: let Q predict the continuous codes' std (else fixed at 1, as the
             official MNIST experiment).
         ngf, ndf: conv widths (the paper: 64); fc_dim, q_dim: FC widths (1024, 128).
     """
-    if len(out_shape) != 3 or out_shape[1] != out_shape[2]:
-        raise ValueError(f"the 'infogan' model generates square images (C, R, R), not {out_shape}")
+    if len(out_shape) != 3:
+        raise ValueError(f"the 'infogan' model generates images (C, H, W), not {out_shape}")
+    plan_shape(out_shape[1], out_shape[2], "infogan")
     cat_dims = [int(k) for k in cat_dims]
     if not cat_dims and cont_dim == 0:
         raise ValueError("infogan needs at least one code: set cat_dims and/or cont_dim")

@@ -26,6 +26,13 @@ Generator ``G(z) = synthesis(mapping(z))``:
   stored as N(0, 1) / lr_multiplier and scaled at run time by
   ``lr_multiplier / sqrt(fan_in)``, so Adam's step is uniform across layers.
 
+**Non-square images** (H x W with a power-of-two aspect, e.g. 64x128): the blocks are
+those of the square network at the shorter side, each ``aspect`` times longer along the
+longer side — a ``4 x 8`` constant for 2:1 — so channels, ``num_ws`` and the style
+layout are the square network's; the per-layer noise, D's blocks, its minibatch-stddev
+epilogue (a ``4 x 8`` map) and its fully connected layer follow the aspect, as in the
+non-square forks of stylegan2-ada-pytorch (issue #52).
+
 The output is **not** squashed by tanh (as in the paper): images are *roughly* in
 [-1, 1] and may overshoot slightly; :meth:`StyleGANGenerator.sample` returns them raw,
 so clamp before saving to 8-bit if needed.
@@ -326,15 +333,23 @@ class SynthesisLayer(nn.Module):
     """Style affine + modulated 3x3 conv + noise + bias + leaky ReLU (gain sqrt(2))."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, w_dim: int, resolution: int, *, up: int = 1
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        *,
+        up: int = 1,
+        aspect: tuple[int, int] = (1, 1),
     ) -> None:
         super().__init__()
         self.resolution = resolution
+        self.size = (resolution * aspect[0], resolution * aspect[1])  # (H, W)
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
         self.conv = ModulatedConv2d(in_channels, out_channels, 3, up=up)
         # Fixed noise image for noise_mode="const" (saved with the weights, so a
         # checkpoint reproduces the same images), and its learned per-layer strength.
-        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+        self.register_buffer("noise_const", torch.randn(*self.size))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
@@ -347,12 +362,10 @@ class SynthesisLayer(nn.Module):
         fused: bool = True,
         gain: float = 1.0,
     ) -> Tensor:
-        """x (N, in, H, W), w (N, w_dim) -> (N, out, R, R) with R = self.resolution."""
+        """x (N, in, H, W), w (N, w_dim) -> (N, out, *self.size)."""
         x = self.conv(x, self.affine(w), fused=fused)
         if noise_mode == "random":
-            noise = torch.randn(
-                x.shape[0], 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype
-            )
+            noise = torch.randn(x.shape[0], 1, *self.size, device=x.device, dtype=x.dtype)
             x = x + noise * self.noise_strength.to(x.dtype)
         elif noise_mode == "const":
             x = x + self.noise_const.to(x.dtype) * self.noise_strength.to(x.dtype)
@@ -453,7 +466,8 @@ class MappingNetwork(nn.Module):
 class SynthesisBlock(nn.Module):
     """One resolution of the synthesis network.
 
-    ``in_channels == 0`` marks the 4x4 block, which starts from the learned constant.
+    ``in_channels == 0`` marks the 4x4 block (``4*aspect``), which starts from the learned
+    constant; ``resolution`` is the shorter side, ``aspect`` (H, W) multiplies it.
     Consumes ``num_conv + num_torgb`` ws; the ToRGB w is shared with the next block's
     first conv (the official indexing, which gives ``num_ws = 2*log2(R) - 2``).
     """
@@ -468,16 +482,20 @@ class SynthesisBlock(nn.Module):
         *,
         is_last: bool,
         architecture: str,
+        aspect: tuple[int, int] = (1, 1),
     ) -> None:
         super().__init__()
         self.in_channels, self.resolution = in_channels, resolution
         self.architecture = architecture
+        h, w = resolution * aspect[0], resolution * aspect[1]
         if in_channels == 0:
-            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+            self.const = nn.Parameter(torch.randn(out_channels, h, w))
             self.conv0 = None
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2)
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution)
+            self.conv0 = SynthesisLayer(
+                in_channels, out_channels, w_dim, resolution, up=2, aspect=aspect
+            )
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, aspect=aspect)
         self.num_conv = 1 if in_channels == 0 else 2
         self.torgb = (
             ToRGB(out_channels, img_channels, w_dim) if is_last or architecture == "skip" else None
@@ -530,7 +548,8 @@ def channels_per_resolution(resolution: int, channel_base: int, channel_max: int
 
 
 class SynthesisNetwork(nn.Module):
-    """ws (N, num_ws, w_dim) -> images (N, img_channels, R, R)."""
+    """ws (N, num_ws, w_dim) -> images (N, img_channels, R*aspect[0], R*aspect[1]), R the
+    shorter side ``img_resolution``."""
 
     def __init__(
         self,
@@ -542,6 +561,7 @@ class SynthesisNetwork(nn.Module):
         channel_max: int,
         architecture: str = "skip",
         fused_modconv: bool | None = None,
+        aspect: tuple[int, int] = (1, 1),
     ) -> None:
         super().__init__()
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
@@ -558,6 +578,7 @@ class SynthesisNetwork(nn.Module):
                     img_channels,
                     is_last=r == img_resolution,
                     architecture=architecture,
+                    aspect=aspect,
                 )
             )
         self.blocks = nn.ModuleList(blocks)
@@ -589,11 +610,12 @@ class SynthesisNetwork(nn.Module):
 
 
 class StyleGANGenerator(Generator):
-    """StyleGAN2 generator: z (N, z_dim) -> images (N, C, R, R), roughly in [-1, 1].
+    """StyleGAN2 generator: z (N, z_dim) -> images (N, C, H, W), roughly in [-1, 1].
 
     Args:
         z_dim: latent size.
-        out_shape: (img_channels, R, R) with R a power of two >= 8.
+        out_shape: (img_channels, H, W), H and W powers of two >= 8 (the aspect is then
+            a power of two; the network is the square one at min(H, W), widened).
         w_dim: size of W.
         mapping_layers: depth of the mapping network.
         channel_base, channel_max: width at resolution r is ``min(channel_base // r, channel_max)``.
@@ -625,7 +647,8 @@ class StyleGANGenerator(Generator):
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {architecture!r}")
         if not 0.0 <= mixing_prob <= 1.0:
             raise ValueError(f"mixing_prob must be in [0, 1], got {mixing_prob}")
-        c, r, _ = out_shape
+        c, h, w = out_shape
+        r = min(h, w)
         self.w_dim, self.img_channels, self.img_resolution = w_dim, c, r
         self.mixing_prob = float(mixing_prob)
         self.synthesis_net = SynthesisNetwork(
@@ -636,6 +659,7 @@ class StyleGANGenerator(Generator):
             channel_max=channel_max,
             architecture=architecture,
             fused_modconv=fused_modconv,
+            aspect=(h // r, w // r),
         )
         self.mapping_net = MappingNetwork(
             z_dim, w_dim, self.synthesis_net.num_ws, mapping_layers, w_avg_beta=w_avg_beta
@@ -643,7 +667,8 @@ class StyleGANGenerator(Generator):
 
     @property
     def num_ws(self) -> int:
-        """Number of style inputs of the synthesis network (``2*log2(R) - 2``)."""
+        """Number of style inputs of the synthesis network (``2*log2(R) - 2``, R the shorter
+        side)."""
         return self.synthesis_net.num_ws
 
     @property
@@ -668,7 +693,7 @@ class StyleGANGenerator(Generator):
         )
 
     def synthesis(self, ws: Tensor, *, noise_mode: str = "random") -> Tensor:
-        """ws (N, num_ws, w_dim) -> images (N, C, R, R)."""
+        """ws (N, num_ws, w_dim) -> images (N, C, H, W)."""
         return self.synthesis_net(ws, noise_mode=noise_mode)
 
     def training_ws(
@@ -822,10 +847,14 @@ class DiscriminatorBlock(nn.Module):
 
 
 class StyleGANDiscriminator(nn.Module):
-    """StyleGAN2 residual discriminator: images (N, C, R, R) -> logits (N,).
+    """StyleGAN2 residual discriminator: images (N, C, H, W) -> logits (N,).
+
+    Blocks halve both sides down to ``4 x 4`` times the aspect (``4 x 8`` for 2:1), where
+    minibatch stddev, a 3x3 conv and the fully connected layer (``c4 * 4*4 * aspect``
+    inputs) end it.
 
     Args:
-        in_shape: (img_channels, R, R).
+        in_shape: (img_channels, H, W), H and W powers of two >= 8.
         channel_base, channel_max: widths as in the generator.
         mbstd_group_size: samples per minibatch-stddev group.
     """
@@ -840,7 +869,8 @@ class StyleGANDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         check_image_shape(in_shape)
-        c, r, _ = in_shape
+        c, h, w = in_shape
+        r = min(h, w)
         self.in_shape = tuple(in_shape)
         self.mbstd_group_size = mbstd_group_size
         chans = channels_per_resolution(r, channel_base, channel_max)
@@ -849,11 +879,11 @@ class StyleGANDiscriminator(nn.Module):
         self.blocks = nn.ModuleList(DiscriminatorBlock(chans[q], chans[q // 2]) for q in res)
         c4 = chans[4]
         self.conv = EqualConv2d(c4 + 1, c4, 3, activation="lrelu")
-        self.fc = EqualLinear(c4 * 16, c4, activation="lrelu")
+        self.fc = EqualLinear(c4 * 16 * (h // r) * (w // r), c4, activation="lrelu")
         self.out = EqualLinear(c4, 1)
 
     def forward(self, img: Tensor) -> Tensor:
-        """(N, C, R, R) -> logits (N,)."""
+        """(N, C, H, W) -> logits (N,)."""
         if img.shape[1:] != self.in_shape:
             raise ValueError(
                 f"StyleGAN D expects images of shape (N, {', '.join(map(str, self.in_shape))}), "
@@ -873,14 +903,17 @@ class StyleGANDiscriminator(nn.Module):
 
 
 def check_image_shape(shape: tuple[int, ...]) -> None:
-    """Raise a ValueError that says how to fix ``shape`` unless it is (C, R, R), R = 2^k >= 8."""
+    """Raise a ValueError that says how to fix ``shape`` unless it is (C, H, W) with H and
+    W powers of two >= 8 (so square, or a power-of-two aspect such as 64x128)."""
     if len(shape) != 3:
         raise ValueError(f"the 'stylegan' model generates images (C, H, W), not shape {shape}")
     c, h, w = shape
-    if h != w or h < 8 or h & (h - 1):
+    if min(h, w) < 8 or h & (h - 1) or w & (w - 1):
         raise ValueError(
-            f"StyleGAN needs square images whose side is a power of two (32, 64, 128 ...), "
-            f"got {h}x{w}; set data.resolution to 32 (e.g. for 28x28 MNIST) or 64"
+            f"StyleGAN needs images whose sides are powers of two >= 8 (32x32, 64x64, 64x128 "
+            f"...; the aspect a power of two), got {h}x{w} (height x width); set "
+            "data.resolution (the height) to 32 (e.g. for 28x28 MNIST) or 64, and data.width "
+            "to 0 (square) or a power of two"
         )
     if c < 1:
         raise ValueError(f"StyleGAN needs at least one image channel, got {c}")

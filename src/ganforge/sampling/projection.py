@@ -31,11 +31,11 @@ __all__ = ["project", "load_target_image"]
 
 
 def load_target_image(path: str | Path, shape: tuple[int, ...]) -> Tensor:
-    """Read an image file as a (1, C, R, R) float tensor in [-1, 1] for a G of ``shape``.
+    """Read an image file as a (1, C, H, W) float tensor in [-1, 1] for a G of ``shape``.
 
-    The image is centre-cropped to a square and Lanczos-resized to R (as the image-folder
-    loader does); colour images become grayscale for C=1 generators (PIL luma), grayscale
-    ones are repeated for C=3.
+    The image is centre-cropped to G's aspect (square, or 1:2 for 64x128 ...) and
+    Lanczos-resized to H x W (as the image-folder loader does); colour images become
+    grayscale for C=1 generators (PIL luma), grayscale ones are repeated for C=3.
 
     Raises:
         FileNotFoundError: no such file.
@@ -45,12 +45,12 @@ def load_target_image(path: str | Path, shape: tuple[int, ...]) -> Tensor:
 
     if len(shape) != 3:
         raise ValueError(f"projection needs an image generator, this one makes {shape} items")
-    c, r, _ = shape
+    c, h, w = shape
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no such image: {p}")
     try:
-        arr, gray = decode_image(p, r, channels=1 if c == 1 else 0)
+        arr, gray = decode_image(p, h, channels=1 if c == 1 else 0, width=w)
     except Exception as e:  # PIL raises many types for unreadable files
         raise ValueError(f"cannot decode {p} as an image: {e}") from e
     x = torch.from_numpy(np.asarray(arr, dtype=np.float32)) / 127.5 - 1

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from ganforge.core.cache import cache_dir
 from ganforge.training import precision as hardware
 
 #: A candidate must be at least this much faster than fp32 with the default layout.
@@ -30,8 +31,7 @@ MARGIN = 0.05
 
 
 def cache_file() -> Path:
-    root = Path(os.environ.get("GANFORGE_CACHE", Path.home() / ".cache" / "ganforge"))
-    return root / "autotune.json"
+    return cache_dir() / "autotune.json"
 
 
 def native_precisions(device: torch.device) -> list[str]:

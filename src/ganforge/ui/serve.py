@@ -209,7 +209,7 @@ class Sampler:
 
             from ganforge.core.imaging import make_grid
 
-            w = x.shape[-1]
+            w = max(x.shape[-2:])  # the longer side, for non-square images too
             grid = make_grid(x.clamp(-1, 1), padding=0 if single else 2)
             img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
             scale = max(1, 256 // w) if single else max(1, 256 // w // 2)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganforge.core.cache import cache_dir
 from ganforge.core.registry import Registry
 from ganforge.hub.export import CONFIG_NAME, WEIGHTS_NAME, sha256_file
 
@@ -56,7 +57,7 @@ class ZooEntry:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("GANFORGE_CACHE", Path.home() / ".cache" / "ganforge")) / "zoo"
+    return cache_dir() / "zoo"
 
 
 def load_entries(path: Path = ENTRIES_FILE) -> Registry[ZooEntry]:
