@@ -9,6 +9,7 @@ Images/s count real images per G step (``batch_size * steps / seconds``).
     python benchmarks/train_throughput.py --models dcgan64 --repeats 5 --steps 20
     python benchmarks/train_throughput.py --precision bf16 --channels-last
     python benchmarks/train_throughput.py --precision bf16 --channels-last --compile
+    python benchmarks/train_throughput.py --profile --models dcgan64   # where the time goes
 
 Also printed: the machine's measured matrix-multiply rate in fp32 and bf16 (2048^3
 products, median of 5) and each step's achieved GFLOP/s, from FLOPs counted with
@@ -192,6 +193,54 @@ def time_ganforge(
     return bs * steps / (time.perf_counter() - t0), chosen
 
 
+#: Profiler op names -> the part of the step they belong to (first match wins).
+PARTS = [
+    ("convolution backward", ("convolution_backward", "ConvolutionBackward")),
+    ("convolution forward", ("convolution", "conv2d", "conv_transpose", "mkldnn_convolution")),
+    ("batch norm (fwd + bwd)", ("batch_norm",)),
+    ("activations (fwd + bwd)", ("leaky_relu", "relu", "tanh", "threshold", "sigmoid")),
+    ("optimizer (fused Adam)", ("adam", "Optimizer")),
+    ("EMA, guard, grad norms", ("lerp", "norm", "isfinite", "_foreach")),
+    ("losses, casts, copies", ("binary_cross", "softplus", "copy_", "to_copy", "mean", "sum")),
+    ("random numbers, batching", ("randn", "normal", "index", "randperm", "uniform")),
+]  # fmt: skip
+
+
+def profile_parts(name: str, data: torch.Tensor, steps: int, warmup: int) -> None:
+    """Where ganforge's step spends its time at the defaults: self CPU time of each
+    profiler op, grouped into the parts of a step, as a markdown table."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model, _, bs = MODELS[name]
+    cfg = TrainConfig(
+        steps=warmup, batch_size=bs, device="cpu", data=DataConfig(spec="bench"),
+        model=ModelConfig(name=model, z_dim=100), optim=OptimConfig(),
+        log=LogConfig(every=10**9, sample_every=10**9, ckpt_every=10**9, progress=False),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    t = Trainer(cfg, "/tmp/ganforge-bench", data=TensorData(data, name="bench"))
+    t.write_samples = lambda path: path
+    t.save = lambda periodic=False: None
+    t.run(progress=False)
+    t.cfg = dataclasses.replace(cfg, steps=warmup + steps)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        t.run(progress=False)
+        wall = time.perf_counter() - t0
+    totals: dict[str, float] = {}
+    for ev in prof.key_averages():
+        part = next((p for p, keys in PARTS if any(k.lower() in ev.key.lower() for k in keys)),
+                    "other (dispatch, autograd engine, Python)")  # fmt: skip
+        totals[part] = totals.get(part, 0.0) + ev.self_cpu_time_total / 1e6
+    ran = t.precision + ("+nhwc" if t.channels_last else "")
+    print(f"\nprofile of ganforge's {name} step ({ran}), {steps} steps, {wall / steps * 1e3:.0f}"
+          " ms per step (profiler on)")  # fmt: skip
+    print("| part of the step | ms per step | share |\n|---|---:|---:|")
+    whole = sum(totals.values())
+    for part, sec in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"| {part} | {sec / steps * 1e3:.1f} | {100 * sec / whole:.0f}% |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--models", default="dcgan64,mlp28,dcgan32")
@@ -202,7 +251,13 @@ def main() -> None:
     ap.add_argument("--channels-last", default="auto", choices=["auto", "true", "false"])
     ap.add_argument("--compile", action="store_true", help="ganforge with compile = true")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--profile", action="store_true", help="only profile ganforge's step")
     args = ap.parse_args()
+    if args.profile:
+        for name in args.models.split(","):
+            _, shape, _ = MODELS[name]
+            profile_parts(name, torch.rand(512, *shape) * 2 - 1, args.steps, args.warmup)
+        return
     mm32 = matmul_gflops(torch.float32, device=args.device)
     mm16 = matmul_gflops(torch.bfloat16, device=args.device)
     print(
