@@ -106,3 +106,21 @@ def test_train_on_a_folder_with_no_preset_and_sample_a_named_class(
 def test_a_model_for_another_modality_is_refused_before_loading(photo_folder, tmp_path, capsys):
     assert main(["train", "wavegan-tones", "--data", str(photo_folder), "--dry-run"]) == 2
     assert "trains a wavegan model on audio" in capsys.readouterr().err
+
+
+def test_inception_weights_are_fetched_before_training_or_the_proxy_is_used(
+    photo_folder, tmp_path, monkeypatch
+):
+    """Photo metrics want the FID Inception; when its weights cannot be fetched (here: a
+    mirror that does not exist) the run learns it at the start and evaluates with the
+    random-conv proxy instead of losing its end-of-run evaluation."""
+    monkeypatch.delenv("GANFORGE_OFFLINE", raising=False)
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANFORGE_INCEPTION_URL", (tmp_path / "missing.pth").as_uri())
+    data = load_data(DataConfig(spec=str(photo_folder), resolution=32))
+    metrics, notes = fitting_metrics(["fid5k_lenet"], data)  # a dry run: only says so
+    assert metrics == [f"fid{len(data)}_inception"]
+    assert any("will be fetched" in n for n in notes)
+    metrics, notes = fitting_metrics(["fid5k_lenet", "kid1k_inception"], data, fetch=True)
+    assert metrics == [f"fid{len(data)}_randconv", f"kid{len(data)}_randconv"]
+    assert any("could not be fetched" in n and "missing.pth" in n for n in notes)

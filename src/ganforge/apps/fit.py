@@ -39,6 +39,7 @@ from ganforge.metrics.inception import (
     find_inception_weights,
     inception_cache_path,
     inception_weights_obtainable,
+    resolve_inception_weights,
 )
 
 #: Below this many images a run trains with adaptive augmentation.
@@ -149,8 +150,14 @@ def _is_folder(spec: str) -> bool:
     return Path(spec).expanduser().is_dir()
 
 
-def fit_to_data(cfg: TrainConfig, data: TensorData) -> Fitted:
-    """Adapt ``cfg`` to ``data`` (see the module docstring); notes say what changed."""
+def fit_to_data(cfg: TrainConfig, data: TensorData, *, fetch_weights: bool = False) -> Fitted:
+    """Adapt ``cfg`` to ``data`` (see the module docstring); notes say what changed.
+
+    ``fetch_weights``: when the fitted metrics need the FID Inception and its weights are
+    not at hand, fetch them now — before training, so that a machine without network
+    access learns it at the start (the metrics fall back to the random-conv proxy, with a
+    note) rather than losing the end-of-run evaluation.
+    """
     notes: list[str] = []
     n = len(data)
     # batch size
@@ -184,7 +191,7 @@ def fit_to_data(cfg: TrainConfig, data: TensorData) -> Fitted:
         notes.append(f"tricks.ada = true: {n} images is small data (below {SMALL_DATA:,})")
         cfg = dataclasses.replace(cfg, tricks=dataclasses.replace(cfg.tricks, ada=True))
     # evaluation
-    metrics, eval_notes = fitting_metrics(list(cfg.eval.metrics), data)
+    metrics, eval_notes = fitting_metrics(list(cfg.eval.metrics), data, fetch=fetch_weights)
     notes += eval_notes
     best = cfg.eval.best if cfg.eval.best in metrics else ""
     if cfg.eval.best and not best and metrics:
@@ -202,8 +209,11 @@ def photo_extractor(inception: str = "inception") -> str:
     return inception if inception_weights_obtainable() else "randconv"
 
 
-def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list[str]]:
-    """The protocols of ``names`` that fit ``data`` (see the module docstring), with notes."""
+def fitting_metrics(
+    names: list[str], data: TensorData, *, fetch: bool = False
+) -> tuple[list[str], list[str]]:
+    """The protocols of ``names`` that fit ``data`` (see the module docstring), with notes;
+    ``fetch``: see :func:`fit_to_data`."""
     spec = data.name
     digits = spec in DIGIT_SETS
     out: list[str] = []
@@ -240,11 +250,23 @@ def fitting_metrics(names: list[str], data: TensorData) -> tuple[list[str], list
                 )
             notes.append(f"eval: {name} -> {fitted} ({'; '.join(why)})")
         out.append(fitted)
-    if any(m.split("_", 1)[1].startswith("inception") for m in out if "_" in m):
-        if find_inception_weights() is None:  # obtainable, so it will be fetched
+    needs_inception = any("_inception" in m for m in out)
+    if needs_inception and find_inception_weights() is None:  # obtainable: fetch it
+        if not fetch:
             notes.append(
-                "eval: the FID Inception weights (pytorch-fid's file, about 92 MB) are "
-                f"fetched once into {inception_cache_path()} at the first evaluation "
+                "eval: the FID Inception weights (pytorch-fid's file, about 92 MB) will be "
+                f"fetched once into {inception_cache_path()} before training "
                 "(GANFORGE_OFFLINE=1 and GANFORGE_INCEPTION_WEIGHTS=FILE avoid the download)"
             )
+        else:
+            try:
+                resolve_inception_weights(progress=True)
+            except FileNotFoundError as e:
+                proxy = [m.split("_", 1)[0] + "_randconv" if "_inception" in m else m for m in out]
+                notes.append(
+                    f"eval: {', '.join(out)} -> {', '.join(proxy)} (the FID Inception weights "
+                    f"could not be fetched, so the random-conv proxy, not comparable with "
+                    f"published FID: {e})"
+                )
+                out = proxy
     return list(dict.fromkeys(out)), notes

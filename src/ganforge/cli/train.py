@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         from ganforge.apps.fit import fit_to_data
         from ganforge.data import load_data
 
-        fitted = fit_to_data(cfg, load_data(cfg.data))
+        fitted = fit_to_data(cfg, load_data(cfg.data), fetch_weights=not args.dry_run)
         cfg, data, notes = fitted.cfg, fitted.data, notes + fitted.notes
     trainer = trainer_for(cfg, out, resume=resume, data=data, notes=notes)
     for note in notes:
