@@ -262,6 +262,17 @@ def test_auto_precision_and_layout_are_measured_recorded_and_kept_on_resume(tmp_
     assert resumed.speed_choice == ""  # nothing measured again
 
 
+def test_auto_precision_stays_within_what_the_objective_allows():
+    from ganforge.training import autotune
+
+    cpu = torch.device("cpu")
+    both = autotune.candidates("auto", "auto", cpu, True, ("fp32", "bf16"))
+    assert {p for p, _ in both} <= {"fp32", "bf16"}
+    assert autotune.candidates("auto", "false", cpu, True, ("fp32",)) == [("fp32", False)]
+    # an explicit precision is obeyed whatever the objective prefers
+    assert autotune.candidates("bf16", "false", cpu, True, ("fp32",)) == [("bf16", False)]
+
+
 def test_pick_prefers_plain_numerics_on_a_tie():
     from ganforge.training.autotune import pick
 

@@ -42,10 +42,18 @@ def native_precisions(device: torch.device) -> list[str]:
 
 
 def candidates(
-    precision: str, channels_last: str, device: torch.device, image_data: bool
+    precision: str,
+    channels_last: str,
+    device: torch.device,
+    image_data: bool,
+    allowed: tuple[str, ...] = ("fp32", "bf16", "fp16"),
 ) -> list[tuple[str, bool]]:
-    """The (precision, channels-last) combinations to time: only the ``auto`` ones vary."""
-    precisions = native_precisions(device) if precision == "auto" else [precision]
+    """The (precision, channels-last) combinations to time: only the ``auto`` ones vary;
+    ``allowed``: the precisions ``auto`` may pick (the objective's ``auto_precisions``)."""
+    if precision == "auto":
+        precisions = [p for p in native_precisions(device) if p in allowed] or ["fp32"]
+    else:
+        precisions = [precision]
     layouts = (
         ([False, True] if image_data else [False])
         if channels_last == "auto"

@@ -125,6 +125,9 @@ class Objective:
         ema: moving-average copy -> the network it follows (``{"G_ema": "G"}``).
         batches_from_data: the engine's default data order feeds :meth:`StepContext.next_batch`.
         args_type: a frozen dataclass of the objective's weights (``objective.args``).
+        auto_precisions: the precisions ``precision = "auto"`` may choose for this
+            objective (an explicit ``precision`` is always obeyed); an objective whose
+            results are measured worse in reduced precision keeps to ``("fp32",)``.
         data: the training data.
         args: the parsed ``objective.args``.
     """
@@ -134,6 +137,7 @@ class Objective:
     ema: ClassVar[Mapping[str, str]] = {"G_ema": "G"}
     batches_from_data: ClassVar[bool] = True
     args_type: ClassVar[type | None] = None
+    auto_precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16", "fp16")
 
     def __init__(self, cfg: TrainConfig, data: TensorData) -> None:
         self.cfg = cfg

@@ -342,8 +342,9 @@ class Trainer:
         run's own model (:mod:`ganforge.training.autotune`), cached per model and machine."""
         cfg = self.cfg
         combos = autotune.candidates(
-            cfg.precision, cfg.channels_last, self.device, self.objective.image_data
-        )
+            cfg.precision, cfg.channels_last, self.device, self.objective.image_data,
+            self.objective.auto_precisions,
+        )  # fmt: skip
         key = autotune.cache_key(
             {"model": cfg.model, "objective": self.objective.name, "shape": self.data.item_shape,
              "batch": cfg.batch_size, "device": str(self.device), "combos": combos,
