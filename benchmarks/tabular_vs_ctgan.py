@@ -7,8 +7,10 @@ Both train with the paper's settings (batch 500, pac 10, Adam 2e-4 / betas 0.5, 
 weight decay 1e-6, G and D 256x256) for the same number of optimizer steps on each
 table's fixed training split: ``ctgan`` runs ``max(rows // 500, 1)`` steps per epoch,
 so it gets ``ceil(steps / steps_per_epoch)`` epochs and ganforge that many epochs' steps.
-``ctgan`` runs in its own interpreter (``--ctgan-python``, a venv with
-``ctgan==0.12.1``) through a subprocess; its fit time is measured inside that process.
+ganforge runs at its preset's one CPU thread; ``ctgan`` at its defaults (torch's
+thread pool) and, for a like-for-like time, with one thread too. ``ctgan`` runs in its
+own interpreter (``--ctgan-python``, a venv with ``ctgan==0.12.1``) through a subprocess;
+its fit time is measured inside that process (runs cached in ``--cache``).
 Both are told the same discrete columns (ganforge's inference) and get the rows without
 missing values (``ctgan`` refuses missing values in continuous columns). Each fitted model
 samples as many rows as the training split; both are scored by
@@ -35,6 +37,8 @@ import torch
 from ctgan import CTGAN
 args = json.loads(sys.argv[1])
 torch.manual_seed(args["seed"])
+if args["threads"]:
+    torch.set_num_threads(args["threads"])
 df = pd.read_parquet(args["train"])
 t = time.perf_counter()
 model = CTGAN(epochs=args["epochs"], batch_size=500, pac=10, verbose=False, enable_gpu=False)
@@ -46,19 +50,37 @@ print(json.dumps({"fit_s": fit_s, "epochs": args["epochs"]}))
 """
 
 
-def run_ctgan(python: str, train, discrete, epochs: int, seed: int, tmp: Path) -> tuple:
+# ganforge at its preset (one thread); ctgan at its defaults (torch's threads: one per
+# core) and with one thread like ganforge's preset.
+SYSTEMS = ("ganforge", "ctgan", "ctgan (1 thread)")
+
+
+def run_ctgan(
+    python: str, train, discrete, epochs: int, seed: int, tmp: Path, threads: int, cache: Path
+) -> tuple:
+    """ctgan's synthetic rows and fit seconds (cached by table size, epochs, seed, threads:
+    they do not depend on ganforge's code)."""
     import pandas as pd
+
+    key = cache / f"ctgan-{len(train)}x{train.shape[1]}-e{epochs}-s{seed}-t{threads}"
+    if (key.with_suffix(".parquet")).is_file():
+        info = json.loads(key.with_suffix(".json").read_text())
+        return pd.read_parquet(key.with_suffix(".parquet")), info["fit_s"]
 
     src, out = tmp / "train.parquet", tmp / "ctgan.parquet"
     train.to_parquet(src, index=False)
     args = {"train": str(src), "out": str(out), "discrete": discrete, "epochs": epochs,
-            "seed": seed, "n": len(train)}  # fmt: skip
+            "seed": seed, "n": len(train), "threads": threads}  # fmt: skip
     res = subprocess.run([python, "-c", CTGAN_SCRIPT, json.dumps(args)], capture_output=True,
                          text=True, check=False)  # fmt: skip
     if res.returncode != 0:
         raise RuntimeError(f"ctgan failed:\n{res.stderr[-2000:]}")
     info = json.loads(res.stdout.strip().splitlines()[-1])
-    return pd.read_parquet(out), info["fit_s"]
+    cache.mkdir(parents=True, exist_ok=True)
+    key.with_suffix(".json").write_text(json.dumps(info))
+    synth = pd.read_parquet(out)
+    synth.to_parquet(key.with_suffix(".parquet"), index=False)
+    return synth, info["fit_s"]
 
 
 def run_ganforge(train, steps: int, seed: int, tmp: Path) -> tuple:
@@ -77,6 +99,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=150, help="optimizer steps per table")
     p.add_argument("--ctgan-python", default="/work/venv-ctgan/bin/python")
     p.add_argument("--json", help="also write every run's numbers here")
+    p.add_argument("--cache", default="/tmp/ganforge-tabular-vs-ctgan", help="ctgan runs kept here")
     a = p.parse_args()
 
     from ganforge.apps.tabular.columns import infer_columns
@@ -96,11 +119,12 @@ def main() -> None:
         epochs = math.ceil(a.steps / per_epoch)
         steps = epochs * per_epoch
         for seed in (int(s) for s in a.seeds.split(",")):
-            for system in ("ganforge", "ctgan"):
+            for system in SYSTEMS:
                 with tempfile.TemporaryDirectory() as d:
-                    if system == "ctgan":
+                    if system.startswith("ctgan"):
+                        threads = 1 if "1 thread" in system else 0
                         synth, fit_s = run_ctgan(a.ctgan_python, train, discrete, epochs, seed,
-                                                 Path(d))  # fmt: skip
+                                                 Path(d), threads, Path(a.cache))  # fmt: skip
                     else:
                         synth, fit_s = run_ganforge(train, steps, seed, Path(d))
                 res = evaluate_table(train, synth, test=test, target=ts.target, task=ts.task,
@@ -116,7 +140,7 @@ def main() -> None:
           "DCR closer to train | fit time (s) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     for name in a.tables.split(","):
-        for system in ("ganforge", "ctgan"):
+        for system in SYSTEMS:
             rs = [r for r in runs if r["table"] == name and r["system"] == system]
 
             def med(k: str, rs: list = rs) -> float:

@@ -183,4 +183,54 @@ def load_tabular(run: str | Path, *, device: str = "cpu") -> TabularModel:
     return TabularModel(G, table, cfg, int(ckpt["step"]))
 
 
-__all__ = ["TabularModel", "load_tabular", "load_transform", "tabular_trainer"]
+def training_table(model: TabularModel) -> tuple[Any, Any, str | None, str]:
+    """``(train, test or None, target or None, task)`` of a run's data: a built-in table's
+    fixed split and target; a file as it is (no held-out rows); the rows the run encoded
+    (decoded) when the file is gone or the run was trained on a DataFrame."""
+    from ganforge.apps.tabular.datasets import TABLES, table_split
+    from ganforge.apps.tabular.tableio import read_table
+
+    spec = model.config.data.spec
+    if spec in TABLES:
+        train, test, ts = table_split(spec)
+        return train, test, ts.target, ts.task
+    if spec and Path(spec).is_file():
+        return read_table(spec), None, None, "classification"
+    return model.transform.decode(model.table.x.numpy()), None, None, "classification"
+
+
+def evaluate_run(
+    run: str | Path,
+    *,
+    test: Any = None,
+    target: str | None = None,
+    n: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Tabular metrics of a run (:func:`~.metrics.evaluate_table`): ``n`` synthetic rows
+    (as many as the training rows by default) against the run's training table, and with
+    held-out rows (a built-in table's test split, or ``test``) ML efficacy on ``target``
+    (a built-in table's own by default) and DCR privacy."""
+    from ganforge.apps.tabular.metrics import evaluate_table
+
+    model = load_tabular(run)
+    train, held_out, default_target, task = training_table(model)
+    test = held_out if test is None else test
+    target = target or default_target
+    if target is not None and target not in model.columns:
+        raise TableError(f"--target {target}: no such column; columns: {', '.join(model.columns)}")
+    if target is not None and model.transform.column(target).column.kind == "continuous":
+        task = "regression"
+    synth = model.sample(n or len(train), seed=seed)
+    columns = [c.column for c in model.transform.columns]
+    res = evaluate_table(train, synth, test=test, target=target, task=task, columns=columns,
+                         seed=seed)  # fmt: skip
+    res["protocol"] = {
+        "source": str(run), "step": model.step, "n_synth": len(synth), "n_real": len(train),
+        "n_test": 0 if test is None else len(test), "target": target, "task": task,
+        "seed": seed, "data": model.config.data.spec,
+    }  # fmt: skip
+    return res
+
+
+__all__ = ["TabularModel", "evaluate_run", "load_tabular", "load_transform", "tabular_trainer"]
