@@ -78,3 +78,12 @@ def test_bad_tables_are_one_line_errors(tmp_path, capsys, content, match):
 def test_column_flags_are_for_tables_only(capsys):
     assert main(["train", "gan-ring8", "--discrete", "a", "--dry-run"]) == 2
     assert "--discrete and --continuous are for tables" in capsys.readouterr().err
+
+
+def test_engine_imports_without_pandas_or_sklearn():
+    import subprocess
+    import sys
+
+    code = "import sys, ganforge.apps; print('pandas' in sys.modules, 'sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
