@@ -81,7 +81,7 @@ def draw_correlations(real: Any, synth: Any, columns: list, out: Path) -> None:
     mr = _matrix(real, columns)
     ms = _matrix(synth, columns).reindex(columns=mr.columns).fillna(0)
     cr, cs = mr.corr().fillna(0), ms.corr().fillna(0)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6), gridspec_kw={"wspace": 0.5})
     for ax, c, title in ((axes[0], cr, "real"), (axes[1], cs, "synthetic")):
         im = ax.imshow(c.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
         ax.set_xticks(range(len(c)), c.columns, rotation=90, fontsize=6)
