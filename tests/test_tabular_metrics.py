@@ -64,7 +64,9 @@ def test_ml_efficacy_and_dcr_tell_copies_from_noise():
     copy = M.evaluate_table(train, train, test=test, target="label", columns=cols)
     assert copy["quality"] == pytest.approx(1.0)
     assert copy["ml_ratio"] == pytest.approx(1.0)
-    assert copy["dcr_copies"] == 1.0 and copy["dcr_closer_to_train"] == 1.0
+    # every row a copy; nearer a (same-sized, random) third of the training rows than the
+    # held-out rows far more often than the 0.5 of no copying
+    assert copy["dcr_copies"] == 1.0 and copy["dcr_closer_to_train"] > 0.6
     noise = train.copy()
     noise["label"] = np.random.default_rng(0).permutation(noise["label"].to_numpy())
     res = M.evaluate_table(train, noise, test=test, target="label", columns=cols)

@@ -199,7 +199,9 @@ def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     import torch
 
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    return torch.cat([torch.cdist(ta[i : i + 2048], tb).min(1).values
+    # no matmul shortcut: copies must come out at distance exactly 0
+    mode = "donot_use_mm_for_euclid_dist"
+    return torch.cat([torch.cdist(ta[i : i + 2048], tb, compute_mode=mode).min(1).values
                       for i in range(0, len(ta), 2048)]).numpy()  # fmt: skip
 
 
