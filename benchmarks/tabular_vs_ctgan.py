@@ -98,6 +98,11 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--steps", type=int, default=150, help="optimizer steps per table")
     p.add_argument("--ctgan-python", default="/work/venv-ctgan/bin/python")
+    p.add_argument(
+        "--ganforge-steps",
+        type=int,
+        help="also run ganforge at this many steps per table (an equal-time comparison)",
+    )
     p.add_argument("--json", help="also write every run's numbers here")
     p.add_argument("--cache", default="/tmp/ganforge-tabular-vs-ctgan", help="ctgan runs kept here")
     a = p.parse_args()
@@ -108,6 +113,9 @@ def main() -> None:
 
     keys = ["column_shapes", "pair_trends", "ml_synth", "ml_real", "dcr_closer_to_train",
             "fit_s"]  # fmt: skip
+    systems = list(SYSTEMS)
+    if a.ganforge_steps:
+        systems.insert(1, f"ganforge ({a.ganforge_steps} steps)")
     runs = []
     for name in a.tables.split(","):
         train, test, ts = table_split(name)
@@ -119,17 +127,20 @@ def main() -> None:
         epochs = math.ceil(a.steps / per_epoch)
         steps = epochs * per_epoch
         for seed in (int(s) for s in a.seeds.split(",")):
-            for system in SYSTEMS:
+            for system in systems:
                 with tempfile.TemporaryDirectory() as d:
                     if system.startswith("ctgan"):
                         threads = 1 if "1 thread" in system else 0
                         synth, fit_s = run_ctgan(a.ctgan_python, train, discrete, epochs, seed,
                                                  Path(d), threads, Path(a.cache))  # fmt: skip
-                    else:
+                    elif system == "ganforge":
                         synth, fit_s = run_ganforge(train, steps, seed, Path(d))
+                    else:
+                        synth, fit_s = run_ganforge(train, a.ganforge_steps, seed, Path(d))
                 res = evaluate_table(train, synth, test=test, target=ts.target, task=ts.task,
                                      columns=cols, seed=0)  # fmt: skip
-                rec = {"table": name, "system": system, "seed": seed, "steps": steps,
+                n_steps = a.ganforge_steps if system.startswith("ganforge (") else steps
+                rec = {"table": name, "system": system, "seed": seed, "steps": n_steps,
                        "fit_s": fit_s, **{k: res[k] for k in keys if k in res}}  # fmt: skip
                 runs.append(rec)
                 print(json.dumps(rec), file=sys.stderr, flush=True)
@@ -140,13 +151,13 @@ def main() -> None:
           "DCR closer to train | fit time (s) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     for name in a.tables.split(","):
-        for system in SYSTEMS:
+        for system in systems:
             rs = [r for r in runs if r["table"] == name and r["system"] == system]
 
             def med(k: str, rs: list = rs) -> float:
                 return statistics.median(r[k] for r in rs)
 
-            print(f"| {name} ({rs[0]['steps']} steps) | {system} | {med('column_shapes'):.3f} | "
+            print(f"| {name} | {system} ({rs[0]['steps']} steps) | {med('column_shapes'):.3f} | "
                   f"{med('pair_trends'):.3f} | {med('ml_synth'):.3f} / {med('ml_real'):.3f} | "
                   f"{med('dcr_closer_to_train'):.3f} | {med('fit_s'):.1f} |")  # fmt: skip
 
