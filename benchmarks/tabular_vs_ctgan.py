@@ -157,7 +157,8 @@ def main() -> None:
             def med(k: str, rs: list = rs) -> float:
                 return statistics.median(r[k] for r in rs)
 
-            print(f"| {name} | {system} ({rs[0]['steps']} steps) | {med('column_shapes'):.3f} | "
+            label = system if "steps" in system else f"{system} ({rs[0]['steps']} steps)"
+            print(f"| {name} | {label} | {med('column_shapes'):.3f} | "
                   f"{med('pair_trends'):.3f} | {med('ml_synth'):.3f} / {med('ml_real'):.3f} | "
                   f"{med('dcr_closer_to_train'):.3f} | {med('fit_s'):.1f} |")  # fmt: skip
 

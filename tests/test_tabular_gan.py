@@ -121,3 +121,17 @@ def test_unreadable_tables_fail_clearly(tmp_path):
         read_table(tmp_path / "t.xlsx")
     with pytest.raises(FileNotFoundError):
         read_table(tmp_path / "missing.csv")
+
+
+def test_the_facade_trains_a_tabular_preset(tmp_path):
+    import ganforge
+    from ganforge.core.config import apply_override
+
+    cfg = tabular_config(**TINY)
+    cfg = dataclasses.replace(cfg, steps=2, batch_size=50)
+    with pytest.raises(TableError, match="no table given"):
+        ganforge.train(cfg, tmp_path / "none")
+    pytest.importorskip("palmerpenguins")
+    cfg = apply_override(cfg, "data.spec=penguins")
+    ganforge.train(cfg, tmp_path / "run")
+    assert len(load_tabular(tmp_path / "run").sample(3)) == 3

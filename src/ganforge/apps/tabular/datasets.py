@@ -105,6 +105,11 @@ def load_table(spec: str) -> tuple[Any, str]:
 
     if spec in TABLES:
         return table_split(spec)[0], spec
+    if not spec:
+        raise TableError(
+            "no table given (data.spec is empty): pass --data TABLE.csv|.parquet or a built-in "
+            "table: " + ", ".join(TABLES.names())
+        )
     p = Path(spec).expanduser()
     if not p.suffix and not p.exists():
         raise TableError(
