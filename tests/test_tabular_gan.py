@@ -56,6 +56,12 @@ def test_exact_conditional_counts_single_and_multi_column(trained):
     assert (s["age"] > 40).all()
     s = gan.sample(30, conditions=["city=b", "income<=50000"], seed=0)
     assert len(s) == 30 and (s["city"] == "b").all() and (s["income"] <= 50000).all()
+    # booleans, datetimes, missing values and != on integer codes
+    s = gan.sample(20, conditions={"member": True, "joined>": "2021-06-01", "city": None})
+    assert len(s) == 20 and s["member"].all() and s["city"].isna().all()
+    assert (s["joined"] > pd.Timestamp("2021-06-01")).all()
+    s = gan.sample(10, conditions=["member=false", "kids!=0", "kids<=2"], seed=0)
+    assert len(s) == 10 and (~s["member"]).all() and set(s["kids"]) <= {1, 2}
 
 
 @pytest.mark.parametrize(
@@ -65,6 +71,8 @@ def test_exact_conditional_counts_single_and_multi_column(trained):
         ({"age>": 200}, r"age>200 never occurs: column 'age' lies in \[18, 89\]"),
         ({"nope": 1}, "no column 'nope'"),
         (["age~3"], "write COLUMN=VALUE"),
+        ({"joined>": "someday"}, "'someday' is not a date"),
+        ({"sex>": 3}, "holds text; compare it with = or != only"),
     ],
 )
 def test_impossible_conditions_fail_before_drawing(trained, conditions, match):
