@@ -56,6 +56,7 @@ def test_kinds_are_inferred_from_dtypes_and_overrides():
         (lambda: pd.DataFrame({"a": [1.0]}), "one row"),
         (lambda: pd.DataFrame({"a": [1.0, 2.0], "b": [None, None]}), "'b' has no values"),
         (lambda: pd.DataFrame({"a": [1, "x", 2.5]}), "'a' mixes numbers and text"),
+        (lambda: pd.DataFrame({"a": [str(i) for i in range(12)] + ["n/a?"]}), "1 text value"),
     ],
 )
 def test_bad_tables_fail_clearly(make, match):

@@ -105,6 +105,17 @@ def _logical(series: Any) -> str:
             f"{text[0]!r}); clean it, or pass --discrete {series.name} to treat every value "
             "as text"
         )
+    if text and not numeric:
+        # a CSV column of numbers with a stray word is read as text: say so rather than
+        # silently learn hundreds of "categories"
+        parsed = pd.to_numeric(values, errors="coerce")
+        bad = values[parsed.isna()]
+        if len(bad) and parsed.notna().mean() >= 0.9:
+            raise TableError(
+                f"column {series.name!r} holds numbers and {len(bad)} text value(s) such as "
+                f"{bad.iloc[0]!r}; fix them or leave them empty (missing), or pass --discrete "
+                f"{series.name} to treat every value as text"
+            )
     return "text"
 
 

@@ -54,12 +54,6 @@ def _json_value(v: Any) -> Any:
     return str(v)
 
 
-def _is_missing(values: Any) -> np.ndarray:
-    import pandas as pd
-
-    return np.asarray(pd.isna(values), dtype=bool)
-
-
 @dataclass
 class DiscreteColumn:
     """One-hot of a discrete column: ``categories`` (most frequent first, None = missing)
@@ -161,8 +155,6 @@ class ContinuousColumn:
     ) -> ContinuousColumn:
         x = cls.numbers(col, series)
         missing = np.isnan(x)
-        if (~missing & np.isnan(x)).any():  # pragma: no cover - numbers() returns floats
-            raise TableError(f"column {col.name!r} has values that are not numbers")
         v = x[~missing]
         uniq, counts = np.unique(v, return_counts=True)
         spikes = uniq[counts > spike_frac * len(v)]
