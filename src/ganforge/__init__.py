@@ -42,7 +42,7 @@ def train(config: Any = "dcgan-mnist", out: Any = None, *, resume: bool = False)
     """
     from pathlib import Path
 
-    from ganforge.apps.gan import gan_trainer
+    from ganforge.apps import trainer_for
     from ganforge.core.checkpoint import config_of, load_checkpoint
     from ganforge.core.config import TrainConfig
     from ganforge.core.presets import load_preset_or_file
@@ -56,7 +56,7 @@ def train(config: Any = "dcgan-mnist", out: Any = None, *, resume: bool = False)
         out = out if out is not None else Path("runs") / name
     if out is None:
         raise ValueError("pass out= (the run folder) with a TrainConfig")
-    return gan_trainer(cfg, out, resume=resume).run()
+    return trainer_for(cfg, out, resume=resume).run()
 
 
 __all__ = ["__version__", "load", "train"]

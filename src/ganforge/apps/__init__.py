@@ -1,5 +1,6 @@
 """Applications of the engine: the noise-to-data GAN (:mod:`.gan`), image-to-image
-translation (:mod:`.translation`) and adversarial examples (:mod:`.adversarial`). Importing
+translation (:mod:`.translation`), adversarial examples (:mod:`.adversarial`) and tables
+(:mod:`.tabular`). Importing
 this package registers their training objectives, so a run folder of any of them resumes
 through :func:`trainer_for`."""
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from ganforge.apps import translation
 from ganforge.apps.adversarial import advgan  # noqa: F401  (registers the advgan objective)
 from ganforge.apps.gan import gan_trainer
+from ganforge.apps.tabular import objective as _tabular  # noqa: F401  (registers tabular)
 from ganforge.core.config import TrainConfig
 from ganforge.data.base import TensorData
 from ganforge.training.callbacks import Callback, RunView
@@ -41,6 +43,10 @@ def trainer_for(
     (what was fitted to the data) go into ``metrics.jsonl`` when training starts."""
     if objective_name(cfg) in translation.train.METHODS:
         return translation.translation_trainer(cfg, out, resume=resume)
+    if objective_name(cfg) == "tabular":
+        from ganforge.apps.tabular.run import tabular_trainer
+
+        return tabular_trainer(cfg, out, resume=resume)
     return gan_trainer(cfg, out, resume=resume, data=data, callbacks=[LogNotes(notes)])
 
 

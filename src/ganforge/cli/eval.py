@@ -2,6 +2,8 @@
 
     ganforge eval runs/dcgan-mnist --metrics fid,kid,pr,dc --json
     ganforge eval runs/gan-ring8 --metrics modes2d
+    ganforge eval runs/tabular-penguins                 tables: shapes, pairs, ML efficacy, DCR
+    ganforge eval runs/tabular-mine --real test.csv --target income
     ganforge eval --real data/faces --fake samples/ --metrics fid --n 2000
     ganforge eval --real data/faces --fake samples/ --metrics fid2k_inception_pytorchfid
 
@@ -40,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.Argu
         "fid5k_lenet, kid10k_inception ... (default: chosen for the data)",
     )
     e.add_argument("--n", type=int, help="generated samples for the aliases (default 5000)")
+    e.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="tables: the column ML efficacy predicts (default: a built-in table's own)",
+    )
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument(
         "--inception-weights",
@@ -71,10 +78,40 @@ def _fmt(v: float) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def _is_tabular(source: str) -> bool:
+    from ganforge.apps.tabular.objective import is_tabular_run
+
+    return not source.startswith("zoo:") and is_tabular_run(source)
+
+
+def _eval_table(args: argparse.Namespace) -> int:
+    """``ganforge eval`` of a tabular run: quality, ML efficacy and privacy
+    (:mod:`ganforge.apps.tabular.metrics`); ``--real`` is a held-out table file."""
+    from ganforge.apps.tabular.run import evaluate_run
+    from ganforge.apps.tabular.tableio import read_table
+
+    test = read_table(args.real) if args.real else None
+    res = evaluate_run(args.source, test=test, target=args.target, n=args.n, seed=args.seed)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    values = {k: v for k, v in res.items() if k != "protocol"}
+    width = max(len(k) for k in values)
+    for k, v in values.items():
+        print(f"{k.ljust(width)}  {_fmt(v)}")
+    proto = res["protocol"]
+    print("\n" + ", ".join(f"{k}: {v}" for k, v in proto.items()))
+    if not proto["n_test"]:
+        print("note: no held-out rows: pass --real TEST.csv for ML efficacy and DCR privacy")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``ganforge eval``; prints a table (or JSON with ``--json``); returns 0."""
     from ganforge.metrics.evaluate import evaluate
 
+    if args.source and _is_tabular(args.source):
+        return _eval_table(args)
     if args.source and args.fake:
         raise ValueError("give SOURCE or --fake, not both")
     source = args.source or args.fake

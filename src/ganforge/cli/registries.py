@@ -1,5 +1,5 @@
 """``ganforge list [KIND]``: what can be named in a config — models, losses, objectives,
-optimizers, data sets, presets, metrics — each with one line of help."""
+optimizers, data sets, built-in tables, presets, metrics — each with one line of help."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ KINDS = {
     "objectives": ("ganforge.apps", "ganforge.training.objective", "OBJECTIVES"),
     "optimizers": ("ganforge.training.optim", "ganforge.core.registry", "OPTIMIZERS"),
     "datasets": ("ganforge.data", "ganforge.core.registry", "DATASETS"),
+    "tables": ("ganforge.apps.tabular.datasets", "ganforge.apps.tabular.datasets", "TABLES"),
     "presets": ("ganforge.core.presets", "ganforge.core.presets", "PRESETS"),
     "metrics": ("ganforge.metrics", "ganforge.core.registry", "METRICS"),
 }

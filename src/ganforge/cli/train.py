@@ -5,6 +5,8 @@ ganforge train gan-ring8                         a named preset (`ganforge list 
 ganforge train my.toml --set optim.lr_g=1e-4     a config file, with typed overrides
 ganforge train dcgan-mnist --data my_images/     another data source
 ganforge train --resume runs/dcgan-mnist --steps 6000
+ganforge train tabular --data table.csv          a conditional tabular GAN (CTGAN)
+ganforge train tabular --data t.parquet --discrete zip,code --dry-run   print column types
 """
 
 from __future__ import annotations
@@ -38,7 +40,19 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.Argu
         help="override a config value, e.g. --set optim.lr_g=1e-4 (repeatable)",
     )
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
-    t.add_argument("--dry-run", action="store_true", help="print the config and model sizes")
+    t.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the config and model sizes (tables: the inferred column types)",
+    )
+    t.add_argument(
+        "--discrete",
+        metavar="COL,...",
+        help="tables: columns to treat as discrete (categories), whatever their dtype",
+    )
+    t.add_argument(
+        "--continuous", metavar="COL,...", help="tables: columns to treat as continuous numbers"
+    )
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     t.set_defaults(func=run)
     return t
@@ -123,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         resume = True
     else:
         name, cfg, notes = _base_config(args)
+        if args.data and _is_tabular(cfg):
+            name = f"{name}-{Path(args.data).name.split('.')[0]}"
         out = Path(args.out) if args.out else _unique_run_dir(Path("runs") / name)
         resume = False
         if (out / "checkpoints" / "latest.pt").exists() and not args.dry_run:
@@ -131,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
                 "or choose another --out"
             )
         if not cfg.data.spec:
+            if _is_tabular(cfg):
+                raise ConfigError(
+                    f"preset {name!r} trains on a table: add --data TABLE.csv|.parquet or a "
+                    "built-in table (penguins, fair, anes96)"
+                )
             raise ConfigError(f"preset {name!r} trains on your data: add --data FOLDER")
     if args.seed is not None:
         if resume:
@@ -144,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = apply_override(cfg, assignment)
     if args.no_progress:
         cfg = dataclasses.replace(cfg, log=dataclasses.replace(cfg.log, progress=False))
+    cfg = _column_overrides(cfg, args, resume)
 
     from ganforge.apps import trainer_for
 
@@ -157,6 +179,11 @@ def run(args: argparse.Namespace) -> int:
     trainer = trainer_for(cfg, out, resume=resume, data=data, notes=notes)
     for note in notes:
         print(f"note: {note}")
+    if _is_tabular(cfg):
+        from ganforge.apps.tabular.columns import describe_columns
+
+        table = trainer.objective.table
+        print(describe_columns([c.column for c in table.transform.columns], len(table.x)))
     if args.dry_run:
         sizes = ", ".join(
             f"{name}: {sum(p.numel() for p in trainer.nets[name].parameters()):,}"
@@ -203,6 +230,27 @@ def run(args: argparse.Namespace) -> int:
         return 130
     print(f"done: {getattr(trainer, 'final_samples', out / 'samples.png')}")
     return 0
+
+
+def _is_tabular(cfg: TrainConfig) -> bool:
+    from ganforge.training.objective import objective_name
+
+    return objective_name(cfg) == "tabular"
+
+
+def _column_overrides(cfg: TrainConfig, args: argparse.Namespace, resume: bool) -> TrainConfig:
+    """``--discrete``/``--continuous`` into the tabular objective's arguments."""
+    given = {k: v for k, v in (("discrete", args.discrete), ("continuous", args.continuous)) if v}
+    if not given:
+        return cfg
+    if not _is_tabular(cfg):
+        raise ConfigError("--discrete and --continuous are for tables: ganforge train tabular ...")
+    if resume:
+        raise ConfigError("--discrete/--continuous cannot change on --resume (columns are fixed)")
+    obj_args = dict(cfg.objective.args)
+    for key, text in given.items():
+        obj_args[key] = [c.strip() for c in text.split(",") if c.strip()]
+    return dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, args=obj_args))
 
 
 def _is_gan(cfg: TrainConfig) -> bool:
