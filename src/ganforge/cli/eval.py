@@ -78,6 +78,18 @@ def _fmt(v: float) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def _print_values(res: dict, *, as_json: bool) -> bool:
+    """Print the scores (all of ``res`` as JSON with ``as_json``); True when done."""
+    if as_json:
+        print(json.dumps(res))
+        return True
+    values = {k: v for k, v in res.items() if k != "protocol"}
+    width = max(len(k) for k in values)
+    for k, v in values.items():
+        print(f"{k.ljust(width)}  {_fmt(v)}")
+    return False
+
+
 def _is_tabular(source: str) -> bool:
     from ganforge.apps.tabular.objective import is_tabular_run
 
@@ -92,13 +104,8 @@ def _eval_table(args: argparse.Namespace) -> int:
 
     test = read_table(args.real) if args.real else None
     res = evaluate_run(args.source, test=test, target=args.target, n=args.n, seed=args.seed)
-    if args.json:
-        print(json.dumps(res))
+    if _print_values(res, as_json=args.json):
         return 0
-    values = {k: v for k, v in res.items() if k != "protocol"}
-    width = max(len(k) for k in values)
-    for k, v in values.items():
-        print(f"{k.ljust(width)}  {_fmt(v)}")
     proto = res["protocol"]
     print("\n" + ", ".join(f"{k}: {v}" for k, v in proto.items()))
     if not proto["n_test"]:
@@ -132,13 +139,8 @@ def run(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         sampler=args.sampler,
     )
-    if args.json:
-        print(json.dumps(res, sort_keys=False))
+    if _print_values(res, as_json=args.json):
         return 0
-    values = {k: v for k, v in res.items() if k != "protocol"}
-    width = max(len(k) for k in values)
-    for k, v in values.items():
-        print(f"{k.ljust(width)}  {_fmt(v)}")
     proto = res["protocol"]
     real = proto["real"]
     real_s = real["spec"] if isinstance(real, dict) else real
