@@ -210,12 +210,19 @@ def fuzz(work: Path, n: int, rng: random.Random) -> dict[str, dict[str, int]]:
 
 
 def main_() -> None:
+    global STEPS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=50, help="trials per signal")
     ap.add_argument("--fuzz", type=int, default=100, help="fuzz cases per kind (0 = none)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--steps", type=int, default=STEPS,
+        help="steps per run (with --ckpt-every 1 each step writes a checkpoint file: "
+        "1,500 steps write 2 GB)",
+    )  # fmt: skip
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
+    STEPS = args.steps
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="ganforge-faults-") as tmp:
         work = Path(tmp)
