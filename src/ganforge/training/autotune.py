@@ -5,7 +5,9 @@ a CPU with AVX-512 BF16/AMX they more than double a DCGAN-64 step, while the tin
 of the 2-D toys only pay autocast's overhead. So the engine times a few real steps of the
 run's own model in each combination the hardware supports natively (fp32 always; bf16
 where the CPU or GPU computes it; NHWC for image models), undoes them exactly
-(:meth:`Trainer.time_steps`), and keeps the fastest. The answer is cached per model,
+(:meth:`Trainer.time_steps`; :data:`ROUNDS` interleaved rounds, the fastest of each
+candidate, so that a moment of load on a shared machine does not decide), and keeps the
+fastest. The answer is cached per model,
 shape, batch, device and torch version (``$GANFORGE_CACHE/autotune.json``), printed at the
 start, logged in ``metrics.jsonl`` and stored in the checkpoint, so a resumed run keeps it.
 A candidate must win by :data:`MARGIN` to replace fp32/contiguous: a tie goes to the
@@ -28,6 +30,9 @@ from ganforge.training import precision as hardware
 
 #: A candidate must be at least this much faster than fp32 with the default layout.
 MARGIN = 0.05
+
+#: Interleaved timing rounds per candidate; each candidate keeps its fastest round.
+ROUNDS = 3
 
 
 def cache_file() -> Path:
@@ -65,7 +70,7 @@ def candidates(
 def cache_key(parts: dict[str, Any]) -> str:
     machine = platform.processor() or platform.machine()
     parts = {**parts, "torch": torch.__version__, "machine": machine,
-             "threads": torch.get_num_threads()}  # fmt: skip
+             "threads": torch.get_num_threads(), "rounds": ROUNDS}  # fmt: skip
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
