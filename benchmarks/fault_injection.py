@@ -38,6 +38,7 @@ from ganforge.core.presets import load_preset_or_file
 from ganforge.hub.zoo import resolve_zoo
 
 STEPS = 1500
+RESUME_TIMEOUT = 1200  # seconds; runs with a checkpoint every step crawl on a busy machine
 SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM, "SIGINT": signal.SIGINT}
 
 
@@ -94,13 +95,18 @@ def trial(work: Path, name: str, sig: int, ckpt_every: int, twin: dict, rng: ran
     started = run.joinpath("metrics.jsonl").exists()
     proc.send_signal(sig)
     proc.wait(timeout=120)
-    resumed_ok = False
     if (run / "checkpoints" / "latest.pt").exists():
         res = train(["--resume", str(run)])
-        resumed_ok = res.wait(timeout=300) == 0
     else:  # killed before the first checkpoint: nothing to resume, start again
         shutil.rmtree(run, ignore_errors=True)
-        resumed_ok = train([str(cfg_path), "--out", str(run)]).wait(timeout=300) == 0
+        res = train([str(cfg_path), "--out", str(run)])
+    try:
+        _, err = res.communicate(timeout=RESUME_TIMEOUT)
+    except subprocess.TimeoutExpired:  # a loaded machine, not a failure of the run
+        res.kill()
+        _, err = res.communicate()
+        err = f"timed out after {RESUME_TIMEOUT} s".encode()
+    resumed_ok = res.returncode == 0
     strays = [p.name for p in run.rglob(".*") if p.is_file()]
     corrupt = 0
     for ckpt in (run / "checkpoints").glob("*.pt"):
@@ -117,6 +123,7 @@ def trial(work: Path, name: str, sig: int, ckpt_every: int, twin: dict, rng: ran
         "identical": bool(final is not None and final["step"] == STEPS and same(final, twin)),
         "strays": strays,
         "corrupt": corrupt,
+        "error": "" if resumed_ok else err.decode(errors="replace")[-500:],
     }
 
 
