@@ -68,6 +68,10 @@ def test_override_types():
     assert cfg.steps == 12 and isinstance(cfg.steps, int)
     cfg = apply_override(cfg, "optim.lr_d=3")  # ints are accepted for floats
     assert cfg.optim.lr_d == 3.0 and isinstance(cfg.optim.lr_d, float)
+    # list values: a comma list or a TOML array, the same tuple
+    a = apply_override(cfg, "eval.metrics=fid5k_lenet,classes_mnist").eval.metrics
+    b = apply_override(cfg, 'eval.metrics=["fid5k_lenet", "classes_mnist"]').eval.metrics
+    assert a == b == ("fid5k_lenet", "classes_mnist")
 
 
 def test_every_preset_loads_and_dumps():

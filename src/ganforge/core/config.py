@@ -445,6 +445,8 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             return value
     elif origin is tuple:
         (item_tp, *_rest) = typing.get_args(tp)
+        if isinstance(value, str) and value.strip().startswith("["):  # a TOML array
+            value = _parse_cli_value(value)
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if isinstance(value, (list, tuple)):
