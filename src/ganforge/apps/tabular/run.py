@@ -177,7 +177,9 @@ def load_tabular(run: str | Path, *, device: str = "cpu") -> TabularModel:
     table = TabularData.load(folder)
     nets = from_dict(TabularNetworks, dict(cfg.model.args), "model.args")
     G = build_tabular_networks(table.transform, cfg.model.z_dim, nets, cfg.tricks.pac)["G"]
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["G"].items()}
+    # the moving average of G's weights when the run kept one (objective.args.ema)
+    weights = ckpt["G_ema"] if "G_ema" in ckpt else ckpt["G"]
+    state = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     G.load_state_dict(state)
     G = G.to(device).eval().requires_grad_(False)
     return TabularModel(G, table, cfg, int(ckpt["step"]))
