@@ -105,6 +105,12 @@ def main() -> None:
         "--ganforge-steps", type=int, help="ganforge's steps per table (default: --steps)"
     )
     p.add_argument("--also-steps", type=int, help="also run ganforge at this many steps")
+    p.add_argument(
+        "--one-thread-only",
+        action="store_true",
+        help="skip ctgan at its default threads (slow on a busy box); with a fresh --cache "
+        "it re-times ctgan's one-thread runs beside ganforge's, under the same load",
+    )
     p.add_argument("--json", help="also write every run's numbers here")
     p.add_argument("--cache", default="/tmp/ganforge-tabular-vs-ctgan", help="ctgan runs kept here")
     a = p.parse_args()
@@ -115,7 +121,7 @@ def main() -> None:
 
     keys = ["column_shapes", "pair_trends", "ml_synth", "ml_real", "dcr_closer_to_train",
             "fit_s"]  # fmt: skip
-    systems = list(SYSTEMS)
+    systems = [s for s in SYSTEMS if not (a.one_thread_only and s == "ctgan")]
     if a.also_steps:
         systems.insert(1, f"ganforge ({a.also_steps} steps)")
     runs = []
