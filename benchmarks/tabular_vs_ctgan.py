@@ -1,14 +1,15 @@
 """ganforge's tabular GAN against the ``ctgan`` package, on the built-in mixed tables.
 
     PYTHONPATH=src nice -n 5 python benchmarks/tabular_vs_ctgan.py \\
-        --ctgan-python /work/venv-ctgan/bin/python --seeds 0,1 --steps 150
+        --ctgan-python /work/venv-ctgan/bin/python --seeds 0,1,2 --steps 300 --ganforge-steps 1000
 
-Both train with the paper's settings (batch 500, pac 10, Adam 2e-4 / betas 0.5, 0.9,
-weight decay 1e-6, G and D 256x256) for the same number of optimizer steps on each
-table's fixed training split: ``ctgan`` runs ``max(rows // 500, 1)`` steps per epoch,
-so it gets ``ceil(steps / steps_per_epoch)`` epochs and ganforge that many epochs' steps.
-ganforge runs at its preset's one CPU thread; ``ctgan`` at its defaults (torch's
-thread pool) and, for a like-for-like time, with one thread too. ``ctgan`` runs in its
+``ctgan`` trains with the paper's settings (batch 500, pac 10, Adam 2e-4 / betas 0.5, 0.9,
+weight decay 1e-6, G and D 256x256) for ``--steps`` optimizer steps on each table's fixed
+training split: it runs ``max(rows // 500, 1)`` steps per epoch, so it gets
+``ceil(steps / steps_per_epoch)`` epochs. ganforge trains at its ``tabular`` preset (batch
+100, G_ema, one CPU thread) for ``--ganforge-steps`` steps (default: ctgan's step count),
+and optionally also for ``--also-steps``. ``ctgan`` runs at its defaults (torch's
+thread pool) and, for a like-for-like time, with one thread too, in its
 own interpreter (``--ctgan-python``, a venv with ``ctgan==0.12.1``) through a subprocess;
 its fit time is measured inside that process (runs cached in ``--cache``).
 Both are told the same discrete columns (ganforge's inference) and get the rows without
@@ -85,9 +86,11 @@ def run_ctgan(
 
 def run_ganforge(train, steps: int, seed: int, tmp: Path) -> tuple:
     from ganforge.apps.tabular import TabularGAN
+    from ganforge.apps.tabular.frame import tabular_config
 
     t = time.perf_counter()
-    gan = TabularGAN(steps=steps, seed=seed).fit(train, out=tmp / "ganforge")
+    gan = TabularGAN(steps=steps, seed=seed, batch_size=tabular_config().batch_size)
+    gan.fit(train, out=tmp / "ganforge")
     fit_s = time.perf_counter() - t
     return gan.sample(len(train), seed=seed), fit_s
 
@@ -99,9 +102,14 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=150, help="optimizer steps per table")
     p.add_argument("--ctgan-python", default="/work/venv-ctgan/bin/python")
     p.add_argument(
-        "--ganforge-steps",
-        type=int,
-        help="also run ganforge at this many steps per table (an equal-time comparison)",
+        "--ganforge-steps", type=int, help="ganforge's steps per table (default: --steps)"
+    )
+    p.add_argument("--also-steps", type=int, help="also run ganforge at this many steps")
+    p.add_argument(
+        "--one-thread-only",
+        action="store_true",
+        help="skip ctgan at its default threads (slow on a busy box); with a fresh --cache "
+        "it re-times ctgan's one-thread runs beside ganforge's, under the same load",
     )
     p.add_argument("--json", help="also write every run's numbers here")
     p.add_argument("--cache", default="/tmp/ganforge-tabular-vs-ctgan", help="ctgan runs kept here")
@@ -113,9 +121,9 @@ def main() -> None:
 
     keys = ["column_shapes", "pair_trends", "ml_synth", "ml_real", "dcr_closer_to_train",
             "fit_s"]  # fmt: skip
-    systems = list(SYSTEMS)
-    if a.ganforge_steps:
-        systems.insert(1, f"ganforge ({a.ganforge_steps} steps)")
+    systems = [s for s in SYSTEMS if not (a.one_thread_only and s == "ctgan")]
+    if a.also_steps:
+        systems.insert(1, f"ganforge ({a.also_steps} steps)")
     runs = []
     for name in a.tables.split(","):
         train, test, ts = table_split(name)
@@ -126,6 +134,7 @@ def main() -> None:
         per_epoch = max(len(train) // 500, 1)
         epochs = math.ceil(a.steps / per_epoch)
         steps = epochs * per_epoch
+        g_steps = a.ganforge_steps or steps
         for seed in (int(s) for s in a.seeds.split(",")):
             for system in systems:
                 with tempfile.TemporaryDirectory() as d:
@@ -134,19 +143,21 @@ def main() -> None:
                         synth, fit_s = run_ctgan(a.ctgan_python, train, discrete, epochs, seed,
                                                  Path(d), threads, Path(a.cache))  # fmt: skip
                     elif system == "ganforge":
-                        synth, fit_s = run_ganforge(train, steps, seed, Path(d))
+                        synth, fit_s = run_ganforge(train, g_steps, seed, Path(d))
                     else:
-                        synth, fit_s = run_ganforge(train, a.ganforge_steps, seed, Path(d))
+                        synth, fit_s = run_ganforge(train, a.also_steps, seed, Path(d))
                 res = evaluate_table(train, synth, test=test, target=ts.target, task=ts.task,
                                      columns=cols, seed=0)  # fmt: skip
-                n_steps = a.ganforge_steps if system.startswith("ganforge (") else steps
+                n_steps = (a.also_steps if system.startswith("ganforge (")
+                           else g_steps if system == "ganforge" else steps)  # fmt: skip
                 rec = {"table": name, "system": system, "seed": seed, "steps": n_steps,
                        "fit_s": fit_s, **{k: res[k] for k in keys if k in res}}  # fmt: skip
                 runs.append(rec)
                 print(json.dumps(rec), file=sys.stderr, flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps(runs, indent=1))
-    print(f"\nmedians over seeds {a.seeds}; {a.steps} optimizer steps per table (batch 500)\n")
+    print(f"\nmedians over seeds {a.seeds}; ctgan: {a.steps} optimizer steps per table "
+          "(batch 500); ganforge: its preset's batch\n")  # fmt: skip
     print("| table | system | column shapes | pair trends | ML efficacy (synth / real) | "
           "DCR closer to train | fit time (s) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")

@@ -8,6 +8,9 @@ table of entries with hashes and numbers is written to ``src/ganforge/hub/zoo/en
     python scripts/train_zoo.py --only gan-ring8
     python scripts/train_zoo.py --reuse dcgan-mnist=runs/dcgan-mnist   # package an existing run
 
+Tabular entries (TABULAR_ENTRIES: the ``tabular`` preset on a built-in table) are exported
+with ``export_tabular`` and scored with ``evaluate_table`` on the table's held-out split.
+
 Translation entries (TRANSLATION_ENTRIES: pix2pix on the synthetic mnist tasks) are trained
 with ``train_translation``, exported with ``export_translator`` and measured with
 ``evaluate_translation`` (held-out L1 and PSNR against the true mapping) on the fp16 weights.
@@ -130,6 +133,56 @@ TRANSLATION_ENTRIES = {
         "pix2pix on mnist-edges: digit -> its edge map (ganforge translate apply)",
     ),
 }
+# name: (built-in table, steps, description): the tabular preset from seed 0
+TABULAR_ENTRIES = {
+    "tabular-penguins": (
+        "penguins",
+        1000,
+        "CTGAN-style tabular GAN on the penguins table: sample --out x.csv [--condition sex=male]",
+    ),
+}
+
+
+def package_tabular(name: str, run: Path, train: bool) -> dict:
+    """Train (unless reusing ``run``) the tabular preset, export it (fp32 weights, the JSON
+    transform; no training rows) into the zoo and score what ships against the table's
+    held-out split (column shapes, pair trends, ML efficacy)."""
+    from ganforge.apps.tabular import table_split
+    from ganforge.apps.tabular.frame import tabular_config
+    from ganforge.apps.tabular.metrics import evaluate_table
+    from ganforge.apps.tabular.run import export_tabular, load_tabular, tabular_trainer
+
+    table, steps, description = TABULAR_ENTRIES[name]
+    cfg = tabular_config()
+    data = dataclasses.replace(cfg.data, spec=table)
+    log = dataclasses.replace(cfg.log, progress=False)
+    cfg = dataclasses.replace(cfg, steps=steps, seed=0, data=data, log=log)
+    if train:
+        print(f"== training {name} ({steps} steps) -> {run}")
+        tabular_trainer(cfg, run).run()
+    saved = load_tabular(run)
+    if saved.step != steps or saved.config.data.spec != table:
+        raise SystemExit(f"{run} was not trained as {name} is now")
+    rel = Path("weights") / name
+    export_tabular(run, ZOO_DIR / rel)
+    model = load_tabular(ZOO_DIR / rel)
+    train_df, test_df, ts = table_split(table)
+    synth = model.sample(len(train_df), seed=0)
+    res = evaluate_table(train_df, synth, test=test_df, target=ts.target, task=ts.task, seed=0)
+    keys = ("column_shapes", "pair_trends", "ml_synth", "ml_real")
+    numbers = {k: round(float(res[k]), 5) for k in keys if k in res}
+    print(name, numbers)
+    return {
+        "data": table,
+        "model": cfg.model.name,
+        "path": rel.as_posix(),
+        "sha256": sha256_file(ZOO_DIR / rel / "generator.safetensors"),
+        "numbers": numbers,
+        "command": f"ganforge train tabular --data {table} --steps {steps}",
+        "description": description,
+    }
+
+
 # cadence settings that do not change the trained weights
 _TRANSLATION_LOGGING = {"progress", "log_every", "sample_every", "ckpt_every", "eval_every"}
 
@@ -193,8 +246,13 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/zoo")
     args = ap.parse_args()
     reuse = dict(r.split("=", 1) for r in args.reuse)
-    names = args.only.split(",") if args.only else [*ENTRIES, *TRANSLATION_ENTRIES]
+    names = args.only.split(",") if args.only else [*ENTRIES, *TRANSLATION_ENTRIES,
+                                                     *TABULAR_ENTRIES]  # fmt: skip
     for name in names:
+        if name in TABULAR_ENTRIES:
+            run = Path(reuse.get(name) or Path(args.runs) / name)
+            write_entry(name, package_tabular(name, run, train=name not in reuse))
+            continue
         if name in TRANSLATION_ENTRIES:
             run = Path(reuse.get(name) or Path(args.runs) / name)
             write_entry(name, package_translation(name, run, train=name not in reuse))

@@ -98,7 +98,16 @@ def test_entries_file_parses(tmp_path):
 @pytest.mark.parametrize("name", ZOO.names())
 def test_shipped_zoo_entries_load_and_match_hash(name):
     folder = resolve_zoo(name)  # checks the sha256
-    if json.loads((folder / "config.json").read_text()).get("kind") == "translation":
+    kind = json.loads((folder / "config.json").read_text()).get("kind")
+    if kind == "tabular":
+        from ganforge.apps.tabular.run import load_tabular
+
+        with pytest.raises(CheckpointError, match=f"ganforge sample zoo:{name}"):
+            ganforge.load(f"zoo:{name}")
+        rows = load_tabular(f"zoo:{name}").sample(4, seed=0)
+        assert len(rows) == 4 and rows.notna().any(axis=None)
+        return
+    if kind == "translation":
         from ganforge.apps.translation import load_translator
 
         with pytest.raises(CheckpointError, match=f"ganforge translate apply zoo:{name} IMAGE"):

@@ -87,3 +87,13 @@ def test_engine_imports_without_pandas_or_sklearn():
     code = "import sys, ganforge.apps; print('pandas' in sys.modules, 'sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_sample_the_zoo_table(tmp_path, capsys):
+    out = tmp_path / "x.csv"
+    assert main(["sample", "zoo:tabular-penguins", "-n", "100", "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert len(df) == 100 and "species" in df.columns
+    assert main(["sample", "zoo:tabular-penguins", "-n", "20", "--condition", "sex=male",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert (pd.read_csv(out)["sex"] == "male").all()

@@ -27,11 +27,26 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.hub.export import export_onnx, export_safetensors
     from ganforge.hub.load import load_generator
 
-    G = load_generator(args.run)
     out = Path(args.out)
+    if _is_tabular(args.run):
+        from ganforge.apps.tabular.run import export_tabular
+        from ganforge.core.config import ConfigError
+
+        if args.format != "safetensors" or args.dtype != "fp32":
+            raise ConfigError("a tabular run exports as safetensors in fp32 only")
+        export_tabular(args.run, out)
+        print(f"exported the tabular model to {out} (ganforge sample {out} -n 100 --out x.csv)")
+        return 0
+    G = load_generator(args.run)
     if args.format == "safetensors":
         export_safetensors(G, out, dtype=args.dtype)
     else:
         export_onnx(G, out)
     print(f"exported {args.format} to {out}")
     return 0
+
+
+def _is_tabular(run: str) -> bool:
+    from ganforge.cli.sample import _is_tabular as is_tab
+
+    return is_tab(run)

@@ -162,7 +162,11 @@ def run(args: argparse.Namespace) -> int:
 def _is_tabular(run: str) -> bool:
     from ganforge.apps.tabular.objective import is_tabular_run
 
-    return not run.startswith("zoo:") and is_tabular_run(run)
+    if run.startswith("zoo:"):
+        from ganforge.hub.zoo import ZOO, resolve_zoo
+
+        return run[4:] in ZOO.names() and is_tabular_run(resolve_zoo(run[4:]))
+    return is_tabular_run(run)
 
 
 def _sample_table(args: argparse.Namespace) -> int:

@@ -31,6 +31,12 @@ def load_generator(path: str | Path, *, device: str | torch.device = "cpu") -> G
     name = str(path)
     if isinstance(path, str) and path.startswith("zoo:"):
         path = resolve_zoo(path[4:])
+    if (Path(path) / "tabular.json").is_file():
+        raise CheckpointError(
+            f"{name} is a tabular model, not a noise->image generator: sample rows with "
+            f"`ganforge sample {name} -n 100 --out rows.csv`, or in Python with "
+            f"ganforge.apps.tabular.TabularGAN.load({name!r}).sample(100)"
+        )
     if is_exported_dir(path):
         return load_exported(path, name=name).to(device)
     ckpt = load_checkpoint(path)

@@ -50,7 +50,8 @@ class TabularGAN:
         epochs: passes over the table (steps = epochs x rows / batch_size, at least 1);
             ignored when ``steps`` is given.
         steps: training steps.
-        batch_size: rows per step (a multiple of ``pac``; 500 in the paper).
+        batch_size: rows per step (a multiple of ``pac``; 500 in the paper, 100 in the
+            ``tabular`` preset: more, cheaper steps for the same time; BENCHMARKS.md).
         discrete, continuous: columns forced to that kind (else inferred from dtypes).
         seed: the run's seed.
         device: ``cpu``, ``cuda`` ... (``auto``: a GPU when there is one).
@@ -64,7 +65,7 @@ class TabularGAN:
         *,
         epochs: int = 300,
         steps: int | None = None,
-        batch_size: int = 500,
+        batch_size: int = 100,
         discrete: Sequence[str] = (),
         continuous: Sequence[str] = (),
         seed: int = 0,

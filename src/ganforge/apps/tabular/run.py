@@ -19,6 +19,7 @@ import torch
 from ganforge.apps.tabular.columns import TableError
 from ganforge.apps.tabular.conditions import parse_conditions, plan
 from ganforge.apps.tabular.objective import (
+    TRANSFORM_NAME,
     TabularData,
     TabularNetworks,
     TabularObjective,
@@ -164,10 +165,78 @@ class TabularModel:
         return self.transform.decode(np.concatenate(kept)[:n])
 
 
+def _category_indices(freqs: list[float], n: int) -> torch.Tensor:
+    """n category indices with the frequencies ``freqs`` (exact for the training table's
+    own ``n``: the frequencies were counts / n)."""
+    counts = np.rint(np.asarray(freqs, dtype=np.float64) * n).astype(np.int64)
+    counts[int(np.argmax(counts))] += n - int(counts.sum())
+    return torch.repeat_interleave(torch.arange(len(freqs)), torch.from_numpy(counts))
+
+
+def export_tabular(run: str | Path, out: str | Path) -> Path:
+    """A tabular run as a folder that samples without the run: ``generator.safetensors``
+    (G_ema's weights when the run kept them), ``config.json`` (``"kind": "tabular"``, the
+    run's configuration, its step and row count) and ``tabular.json`` (the transform). No
+    training row is written: sampling needs only the category frequencies in tabular.json.
+    :func:`load_tabular` (and ``ganforge sample``) read it."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from ganforge.core.config import to_dict
+    from ganforge.hub.export import CONFIG_NAME, EXPORT_FORMAT, EXPORT_VERSION, WEIGHTS_NAME
+
+    model = load_tabular(run)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.G.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS_NAME))
+    info = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "kind": "tabular",
+            "config": to_dict(model.config), "step": model.step,
+            "n_rows": int(model.table.cats.shape[0])}  # fmt: skip
+    (folder / CONFIG_NAME).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    table = {"format": "ganforge-tabular", "name": model.table.name,
+             **model.transform.to_dict()}  # fmt: skip
+    (folder / TRANSFORM_NAME).write_text(json.dumps(table, indent=1), encoding="utf-8")
+    return folder
+
+
+def _load_exported(folder: Path, device: str | torch.device) -> TabularModel:
+    import json
+
+    from safetensors.torch import load_file
+
+    from ganforge.hub.export import CONFIG_NAME, WEIGHTS_NAME
+
+    info = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    if info.get("kind") != "tabular":
+        raise CheckpointError(f"{folder} is not an exported tabular model")
+    cfg = from_dict(TrainConfig, info["config"])
+    tr, name = load_transform(folder)
+    n = int(info["n_rows"])
+    idx = [_category_indices(c.freqs, n) for _, c in tr.discrete]
+    cats = torch.stack(idx, 1) if idx else torch.zeros((n, 0), dtype=torch.long)
+    table = TabularData(tr, torch.zeros((0, tr.width)), cats, name)
+    nets = from_dict(TabularNetworks, dict(cfg.model.args), "model.args")
+    G = build_tabular_networks(tr, cfg.model.z_dim, nets, cfg.tricks.pac)["G"]
+    G.load_state_dict(load_file(str(folder / WEIGHTS_NAME)))
+    G = G.to(device).eval().requires_grad_(False)
+    return TabularModel(G, table, cfg, int(info.get("step", 0)))
+
+
 def load_tabular(run: str | Path, *, device: str = "cpu") -> TabularModel:
     """A tabular run folder (``checkpoints/latest.pt``, ``tabular.json``,
-    ``tabular_data.safetensors``) as a :class:`TabularModel`."""
+    ``tabular_data.safetensors``), a folder written by :func:`export_tabular` or
+    ``zoo:NAME`` as a :class:`TabularModel`."""
+    from ganforge.hub.export import is_exported_dir
+
+    if isinstance(run, str) and run.startswith("zoo:"):
+        from ganforge.hub.zoo import resolve_zoo
+
+        run = resolve_zoo(run[4:])
     folder = Path(run)
+    if folder.is_dir() and is_exported_dir(folder):
+        return _load_exported(folder, device)
     ckpt = load_checkpoint(folder)
     if ckpt.get("kind") != "tabular":
         raise CheckpointError(f"{ckpt['path']} is not a tabular run")
@@ -177,7 +246,9 @@ def load_tabular(run: str | Path, *, device: str = "cpu") -> TabularModel:
     table = TabularData.load(folder)
     nets = from_dict(TabularNetworks, dict(cfg.model.args), "model.args")
     G = build_tabular_networks(table.transform, cfg.model.z_dim, nets, cfg.tricks.pac)["G"]
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["G"].items()}
+    # the moving average of G's weights when the run kept one (objective.args.ema)
+    weights = ckpt["G_ema"] if "G_ema" in ckpt else ckpt["G"]
+    state = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     G.load_state_dict(state)
     G = G.to(device).eval().requires_grad_(False)
     return TabularModel(G, table, cfg, int(ckpt["step"]))

@@ -14,7 +14,10 @@ reproduces it. An entry may instead (or also) give a URL; downloads are cached u
 Image-to-image translation entries (``pix2pix-edges``) use the same folder
 layout with ``"kind": "translation"`` in config.json; they load with
 ``ganforge.apps.translation.load_translator("zoo:NAME")`` or
-``ganforge translate apply zoo:NAME IMAGE --out OUT.png``.
+``ganforge translate apply zoo:NAME IMAGE --out OUT.png``. Tabular entries
+(``tabular-penguins``) hold ``"kind": "tabular"`` and the table's ``tabular.json``; they
+load with ``ganforge.apps.tabular.TabularGAN.load("zoo:NAME")`` or
+``ganforge sample zoo:NAME -n 100 --out rows.csv``.
 """
 
 from __future__ import annotations
