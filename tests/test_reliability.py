@@ -123,6 +123,19 @@ def test_a_second_writer_is_refused_and_a_stale_lock_is_taken_over(tmp_path):
     assert any(r.get("event") == "stale_lock" for r in run.records())
 
 
+def test_an_empty_lock_left_by_a_writer_killed_while_taking_it_is_taken_over(tmp_path):
+    """A writer killed between creating .lock and writing its pid leaves an empty file;
+    a fresh one is being written this instant (waited for), an old one is taken over."""
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    run.lock_path.write_text("")
+    old = time.time() - 60
+    os.utime(run.lock_path, (old, old))
+    assert "unreadable lock" in run.acquire()
+    assert json.loads(run.lock_path.read_text())["pid"] == os.getpid()
+    run.release()
+
+
 def test_temp_files_of_killed_writes_are_removed_at_the_next_start(tmp_path):
     cfg = tiny_config(steps=2)
     Trainer(cfg, tmp_path / "run").run()

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 LOCK_NAME = ".lock"
+#: An unreadable lock file older than this (seconds) was left by a killed writer.
+DAMAGED_LOCK_AGE = 5.0
 CONFIG_NAME = "config.toml"
 METRICS_NAME = "metrics.jsonl"
 REPORT_NAME = "report.html"
@@ -151,11 +153,22 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
         note = ""
-        for _ in range(3):
+        for _ in range(3 + int(DAMAGED_LOCK_AGE / 0.1)):
             try:
                 fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 holder = self._holder()
+                if not holder:  # empty or cut: being written this instant, or left so by a
+                    try:  # writer killed between creating the file and writing it
+                        age = time.time() - self.lock_path.stat().st_mtime
+                    except FileNotFoundError:
+                        continue
+                    if age < DAMAGED_LOCK_AGE:
+                        time.sleep(0.1)
+                        continue
+                    note = "took over an unreadable lock (an earlier run killed while taking it)"
+                    self.lock_path.unlink(missing_ok=True)
+                    continue
                 if holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
                     return ""  # this process holds it already
                 if holder.get("host") == me["host"] and not _pid_alive(int(holder.get("pid", 0))):
@@ -181,7 +194,7 @@ class RunFolder:
             holder = json.loads(self.lock_path.read_text(encoding="utf-8"))
             return holder if isinstance(holder, dict) else {}
         except (OSError, json.JSONDecodeError):
-            return {}  # being written right now, or cut by a crash: treat as this host's
+            return {}  # being written right now, or cut by a crash (see acquire)
 
     def release(self) -> None:
         """Drop the lock if this process holds it."""
