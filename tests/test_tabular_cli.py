@@ -97,3 +97,14 @@ def test_sample_the_zoo_table(tmp_path, capsys):
     assert main(["sample", "zoo:tabular-penguins", "-n", "20", "--condition", "sex=male",
                  "--out", str(out)]) == 0  # fmt: skip
     assert (pd.read_csv(out)["sex"] == "male").all()
+
+
+def test_the_condition_vector_steers_g_not_only_rejection(tmp_path, capsys):
+    """A discrete condition is met by most drawn rows (Gentoo is 36% of the penguins): G
+    reads its condition vector; a batch of one condition would have BatchNorm erase it."""
+    out = tmp_path / "g.csv"
+    assert main(["sample", "zoo:tabular-penguins", "-n", "50", "--condition", "species=Gentoo",
+                 "--out", str(out)]) == 0  # fmt: skip
+    share = float(capsys.readouterr().out.split("% of the rows drawn")[0].split("(")[-1])
+    assert share > 70.0
+    assert (pd.read_csv(out)["species"] == "Gentoo").all()

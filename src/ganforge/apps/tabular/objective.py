@@ -297,8 +297,13 @@ def generate_rows(
     if fixed is None:
         c = cond.draw_empirical(n, gen)
     else:
-        col = torch.full((n,), fixed[0], dtype=torch.long, device=cond.offsets.device)
+        # The fixed rows ride in a batch whose other rows have the data's conditions: a
+        # batch of one condition would make it a constant that BatchNorm's batch mean
+        # removes, and G would ignore it (measured: a condition met at its base rate).
+        col = torch.full((want,), fixed[0], dtype=torch.long, device=cond.offsets.device)
         c = cond.onehot(col, torch.full_like(col, fixed[1]))
+        c = torch.cat([c, cond.draw_empirical(max(3 * want, n - want), gen)])
+        n = len(c)
     z = torch.randn((n, G.z_dim), generator=gen)
     raw = G(z.to(p.device, p.dtype), c.to(p.device, p.dtype)).float()
     return activate(raw, tr.spans, tau, gen, hard=True)[:want].cpu().numpy()
