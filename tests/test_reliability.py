@@ -136,6 +136,20 @@ def test_an_empty_lock_left_by_a_writer_killed_while_taking_it_is_taken_over(tmp
     run.release()
 
 
+def test_resuming_a_finished_run_clears_the_lock_of_a_run_killed_after_its_last_save(
+    tmp_path, capsys
+):
+    run = RunFolder(tmp_path / "run")
+    Trainer(tiny_config(steps=2), run.path).run()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run.lock_path.write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename,
+                                         "since": time.time()}))  # fmt: skip
+    assert main(["train", "--resume", str(run.path)]) == 0
+    assert "already at step 2" in capsys.readouterr().out
+    assert not run.lock_path.exists()
+
+
 def test_temp_files_of_killed_writes_are_removed_at_the_next_start(tmp_path):
     cfg = tiny_config(steps=2)
     Trainer(cfg, tmp_path / "run").run()

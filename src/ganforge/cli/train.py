@@ -202,6 +202,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"# would write to {out}")
         return 0
     if trainer.step >= cfg.steps:
+        from ganforge.core.runfolder import RunFolderBusy
+
+        try:  # a run killed after its last checkpoint leaves its lock behind: clear it
+            trainer.run_folder.acquire()
+            trainer.run_folder.release()
+        except RunFolderBusy:
+            pass  # a live process holds the folder; nothing to train here anyway
         print(
             f"{out} is already at step {trainer.step} >= {cfg.steps}; "
             "pass --steps N with a larger total to train further"
