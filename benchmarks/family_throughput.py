@@ -32,6 +32,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from common import ran_as, warmed_trainer
 
 from ganforge.core.config import (
     EvalConfig,
@@ -44,7 +45,6 @@ from ganforge.core.presets import load_preset_or_file
 from ganforge.data import load_data
 from ganforge.models import build_gan
 from ganforge.training.precision import cpu_has_bf16
-from ganforge.training.trainer import Trainer
 
 FAMILIES = {
     # name: preset whose networks, data and batch size are timed
@@ -121,15 +121,11 @@ def time_ganforge(cfg, data, steps: int, warmup: int) -> tuple[float, str]:
     """Items/s of ``Trainer.run`` at its defaults, and the precision/layout it chose."""
     torch.manual_seed(cfg.seed)
     with tempfile.TemporaryDirectory(prefix="ganforge-bench-") as out:
-        t = Trainer(dataclasses.replace(cfg, steps=warmup), out, data=data)
-        t.write_samples = lambda path: path  # the step, not PNG writing
-        t.save = lambda periodic=False: None
-        t.run(progress=False)
-        t.cfg = dataclasses.replace(t.cfg, steps=warmup + steps)
+        t = warmed_trainer(cfg, out, data, warmup, steps)
         t0 = time.perf_counter()
         t.run(progress=False)
         seconds = time.perf_counter() - t0
-    return cfg.batch_size * steps / seconds, t.precision + ("+nhwc" if t.channels_last else "")
+    return cfg.batch_size * steps / seconds, ran_as(t)
 
 
 def main() -> None:

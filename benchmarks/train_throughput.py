@@ -19,16 +19,15 @@ products, median of 5) and each step's achieved GFLOP/s, from FLOPs counted with
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 
 import torch
+from common import ran_as, warmed_trainer
 from torch import nn
 
 from ganforge.core.config import DataConfig, LogConfig, ModelConfig, OptimConfig, TrainConfig
 from ganforge.data import TensorData
-from ganforge.training.trainer import Trainer
 
 MODELS = {
     # name: (ganforge model name, out_shape, batch size)
@@ -169,7 +168,6 @@ def time_ganforge(
     """ganforge's images/s on the same model, and the precision/layout it ran with."""
     model, shape, bs = MODELS[name]
     cfg = TrainConfig(
-        steps=warmup,
         batch_size=bs,
         device=str(data.device),
         precision=precision,
@@ -181,16 +179,11 @@ def time_ganforge(
         log=LogConfig(every=10**9, sample_every=10**9, ckpt_every=10**9, progress=False),
     )
     torch.manual_seed(0)
-    t = Trainer(cfg, "/tmp/ganforge-bench", data=TensorData(data, name="bench"))
-    t.write_samples = lambda path: path  # timing the step, not PNG writing
-    t.save = lambda periodic=False: None
-    t.run(progress=False)
-    t.cfg = dataclasses.replace(cfg, steps=warmup + steps)
+    t = warmed_trainer(cfg, "/tmp/ganforge-bench", TensorData(data, name="bench"), warmup, steps)
     t0 = time.perf_counter()
     t.run(progress=False)
     _sync(data.device)
-    chosen = t.precision + ("+nhwc" if t.channels_last else "")
-    return bs * steps / (time.perf_counter() - t0), chosen
+    return bs * steps / (time.perf_counter() - t0), ran_as(t)
 
 
 #: Profiler op names -> the part of the step they belong to (first match wins).
@@ -213,16 +206,12 @@ def profile_parts(name: str, data: torch.Tensor, steps: int, warmup: int) -> Non
 
     model, _, bs = MODELS[name]
     cfg = TrainConfig(
-        steps=warmup, batch_size=bs, device="cpu", data=DataConfig(spec="bench"),
+        batch_size=bs, device="cpu", data=DataConfig(spec="bench"),
         model=ModelConfig(name=model, z_dim=100), optim=OptimConfig(),
         log=LogConfig(every=10**9, sample_every=10**9, ckpt_every=10**9, progress=False),
     )  # fmt: skip
     torch.manual_seed(0)
-    t = Trainer(cfg, "/tmp/ganforge-bench", data=TensorData(data, name="bench"))
-    t.write_samples = lambda path: path
-    t.save = lambda periodic=False: None
-    t.run(progress=False)
-    t.cfg = dataclasses.replace(cfg, steps=warmup + steps)
+    t = warmed_trainer(cfg, "/tmp/ganforge-bench", TensorData(data, name="bench"), warmup, steps)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
         t.run(progress=False)
@@ -232,7 +221,7 @@ def profile_parts(name: str, data: torch.Tensor, steps: int, warmup: int) -> Non
         part = next((p for p, keys in PARTS if any(k.lower() in ev.key.lower() for k in keys)),
                     "other (dispatch, autograd engine, Python)")  # fmt: skip
         totals[part] = totals.get(part, 0.0) + ev.self_cpu_time_total / 1e6
-    ran = t.precision + ("+nhwc" if t.channels_last else "")
+    ran = ran_as(t)
     print(f"\nprofile of ganforge's {name} step ({ran}), {steps} steps, {wall / steps * 1e3:.0f}"
           " ms per step (profiler on)")  # fmt: skip
     print("| part of the step | ms per step | share |\n|---|---:|---:|")
