@@ -481,7 +481,7 @@ def real_cache_key(data_cfg: Any, ext: Extractor, n: int | None, seed: int) -> s
         "n": n,
         "seed": seed,
     }
-    if getattr(data_cfg, "width", 0):  # only then, so square data keep their keys
+    if data_cfg.width:  # only then, so square data keep their keys
         payload["width"] = data_cfg.width
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 

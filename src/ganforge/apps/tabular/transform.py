@@ -43,11 +43,9 @@ FIT_ROWS = 5000  # rows the mixture is fitted on (a subsample of larger tables)
 
 def _json_value(v: Any) -> Any:
     """A category as a JSON value (None for missing)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if hasattr(v, "item"):
+    if isinstance(v, np.generic):  # numpy scalars from pandas
         v = v.item()
-    if isinstance(v, float) and math.isnan(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     if isinstance(v, (bool, int, float, str)):
         return v
