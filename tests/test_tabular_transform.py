@@ -102,3 +102,25 @@ def test_decoded_values_stay_in_range_and_integral_for_any_output():
         assert v.min() >= df[c].min() and v.max() <= df[c].max()
     assert (out["age"] == out["age"].round()).all() and out["age"].dtype == df["age"].dtype
     assert out["joined"].min() >= df["joined"].min() and out["joined"].max() <= df["joined"].max()
+
+
+def test_in_range_flags_exactly_the_rows_decode_would_clip():
+    df = mixed_table()
+    tr = TableTransform.fit(df, infer_columns(df), seed=0)
+    rows = np.random.default_rng(2).normal(0, 1, (2000, tr.width)).astype(np.float32)
+    ok = tr.in_range(rows)
+    assert 0.05 < ok.mean() < 0.95  # wide outputs: both kinds present
+    wide = tr.decode(rows)
+    start, clipped = 0, np.zeros(len(rows), dtype=bool)
+    for c in tr.columns:
+        block = rows[:, start : start + c.width]
+        start += c.width
+        if c.column.kind == "continuous":
+            raw = c._unclipped(block)
+            slack = c.resolution / 2 if c.column.logical in ("int", "datetime") else 0.0
+            clipped |= (raw < c.lo - slack) | (raw > c.hi + slack)
+    np.testing.assert_array_equal(ok, ~clipped)
+    # rows inside the range decode to the same values with or without the clip
+    inside = tr.decode(rows[ok])
+    for c in ("income", "score"):
+        np.testing.assert_allclose(inside[c].to_numpy(float), wide[c].to_numpy(float)[ok])

@@ -106,7 +106,8 @@ class ContinuousColumn:
         weights: their mixture weights (renormalised over the modes kept).
         spikes: exact values with more than ``spike_frac`` of the column.
         has_missing: a last mode stands for missing values.
-        lo, hi: the smallest and largest value seen (outputs are clipped to them).
+        lo, hi: the smallest and largest value seen (sampling redraws rows outside them;
+            decode clips).
     """
 
     column: Column
@@ -206,6 +207,20 @@ class ContinuousColumn:
 
     def decode(self, block: np.ndarray) -> np.ndarray:
         """Values (N,) float64, NaN for missing, clipped to [lo, hi], rounded for integers."""
+        x = np.clip(self._unclipped(block), self.lo, self.hi)  # NaN stays NaN
+        if self.column.logical in ("int", "datetime"):
+            x = np.round(x / self.resolution) * self.resolution
+        return x
+
+    def in_range(self, block: np.ndarray) -> np.ndarray:
+        """Whether each row's value (N,) lies in the training range [lo, hi] (missing
+        counts as inside). Integers and dates get half a unit either side: they round."""
+        x = self._unclipped(block)
+        slack = self.resolution / 2 if self.column.logical in ("int", "datetime") else 0.0
+        return np.isnan(x) | ((x >= self.lo - slack) & (x <= self.hi + slack))
+
+    def _unclipped(self, block: np.ndarray) -> np.ndarray:
+        """Values (N,) as G made them: NaN for missing, neither clipped nor rounded."""
         mode = block[:, 1:].argmax(1)
         alpha = np.clip(block[:, 0].astype(np.float64), -1.0, 1.0)
         n_g, n_s = len(self.means), len(self.spikes)
@@ -216,9 +231,6 @@ class ContinuousColumn:
         s = (mode >= n_g) & (mode < n_g + n_s)
         if s.any():
             x[s] = np.asarray(self.spikes)[mode[s] - n_g]
-        x = np.clip(x, self.lo, self.hi)  # NaN stays NaN
-        if self.column.logical in ("int", "datetime"):
-            x = np.round(x / self.resolution) * self.resolution
         return x
 
     def to_dict(self) -> dict[str, Any]:
@@ -370,6 +382,15 @@ class TableTransform:
             values = c.decode(block)
             data[c.column.name] = _restore(c.column, values)
         return pd.DataFrame(data)
+
+    def in_range(self, rows: np.ndarray) -> np.ndarray:
+        """Rows (N, width) whose every continuous value lies in its training range (N,)."""
+        ok, start = np.ones(len(rows), dtype=bool), 0
+        for c in self.columns:
+            if isinstance(c, ContinuousColumn):
+                ok &= c.in_range(rows[:, start : start + c.width])
+            start += c.width
+        return ok
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": 1, "columns": [c.to_dict() for c in self.columns]}
