@@ -72,6 +72,10 @@ def test_override_types():
     a = apply_override(cfg, "eval.metrics=fid5k_lenet,classes_mnist").eval.metrics
     b = apply_override(cfg, 'eval.metrics=["fid5k_lenet", "classes_mnist"]').eval.metrics
     assert a == b == ("fid5k_lenet", "classes_mnist")
+    # strings: bare or TOML-quoted, never with the quotes kept; numbers stay text
+    cases = [("a b.csv", "a b.csv"), ("'a b.csv'", "a b.csv"), ('"x"', "x"), ("12", "12")]
+    for text, want in cases:
+        assert apply_override(cfg, f"data.spec={text}").data.spec == want
 
 
 def test_every_preset_loads_and_dumps():

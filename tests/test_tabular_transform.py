@@ -124,3 +124,46 @@ def test_in_range_flags_exactly_the_rows_decode_would_clip():
     inside = tr.decode(rows[ok])
     for c in ("income", "score"):
         np.testing.assert_allclose(inside[c].to_numpy(float), wide[c].to_numpy(float)[ok])
+
+
+def test_output_heads_match_a_per_head_gumbel_softmax():
+    import torch
+
+    from ganforge.apps.tabular.models import OutputHeads
+    from ganforge.apps.tabular.objective import condition_heads, conditional_loss
+
+    df = mixed_table()
+    tr = TableTransform.fit(df, infer_columns(df), seed=0)
+    heads = OutputHeads(tr.spans)
+    raw = torch.randn(64, tr.width, requires_grad=True)
+    soft_spans = [(s, w) for s, w, act in tr.spans if act == "softmax"]
+    widest = max(w for _, w in soft_spans)
+    u = torch.rand((64, len(soft_spans), widest), generator=torch.Generator().manual_seed(5))
+    u = u.clamp(1e-10, 1.0 - 1e-7)
+    out = heads(raw, 0.2, torch.Generator().manual_seed(5))
+    hard = heads(raw, 0.2, torch.Generator().manual_seed(5), hard=True)
+    h = 0
+    for s, w, act in tr.spans:
+        got, one_hot = out[:, s : s + w], hard[:, s : s + w]
+        if act == "tanh":
+            torch.testing.assert_close(got, torch.tanh(raw[:, s : s + w]))
+            continue
+        g = -torch.log(-torch.log(u[:, h, :w]))
+        want = torch.softmax((raw[:, s : s + w] + g) / 0.2, dim=1)
+        torch.testing.assert_close(got, want)
+        assert (one_hot.sum(1) == 1).all() and (one_hot.argmax(1) == want.argmax(1)).all()
+        h += 1
+    out.sum().backward()  # gradients reach every column
+    assert (raw.grad != 0).any(0).all()
+    # the conditional loss: each row's cross-entropy on its own conditioned column
+    col = torch.randint(0, len(tr.discrete), (64,))
+    cat = torch.tensor([int(torch.randint(0, tr.discrete[j][1].width, ())) for j in col])
+    want = torch.stack([
+        torch.nn.functional.cross_entropy(
+            raw[i : i + 1, tr.discrete[j][0] : tr.discrete[j][0] + tr.discrete[j][1].width],
+            cat[i : i + 1],
+        )
+        for i, j in enumerate(col.tolist())
+    ]).mean()  # fmt: skip
+    got = conditional_loss(raw, heads, condition_heads(tr), col, cat)
+    torch.testing.assert_close(got, want)

@@ -597,8 +597,9 @@ def _set_path(obj: Any, parts: list[str], text: str, full: str) -> Any:
     if is_dataclass(tp):
         raise ConfigError(f"--set {full}: {head!r} is a table; set one of its keys")
     raw: Any = text
-    if typing.get_origin(_is_optional(tp)[1]) is dict:
-        raw = _parse_cli_value(text)
+    parsed = _parse_cli_value(text)
+    if typing.get_origin(_is_optional(tp)[1]) is dict or isinstance(parsed, str):
+        raw = parsed  # a quoted TOML string loses its quotes: data.spec='my table.csv'
     return replace(obj, **{head: coerce(raw, tp, full)})
 
 

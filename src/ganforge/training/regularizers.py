@@ -88,10 +88,24 @@ def gradient_penalty(
             f"gradient_penalty needs real and fake batches of one shape, got "
             f"{tuple(real.shape)} and {tuple(fake.shape)}"
         )
+    x_hat = interpolates(real, fake, generator)
+    return penalty_at(D(x_hat), x_hat, center=center, one_sided=one_sided)
+
+
+def interpolates(real: Tensor, fake: Tensor, generator: torch.Generator | None) -> Tensor:
+    """``a * real + (1 - a) * fake`` with ``a ~ U[0, 1]`` per sample (N, *shape), detached
+    from both and requiring grad: the points WGAN-GP penalises."""
     n = real.shape[0]
     alpha = _rand((n,) + (1,) * (real.dim() - 1), generator, real).to(real.dtype)
-    x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    out = D(x_hat)
+    return (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+
+
+def penalty_at(
+    out: Tensor, x_hat: Tensor, *, center: float = 1.0, one_sided: bool = False
+) -> Tensor:
+    """``E[(||grad_x out||_2 - center)^2]`` for D's outputs ``out`` at ``x_hat`` (from
+    :func:`interpolates`); for a D that judged ``x_hat`` in one batch with other rows
+    (``out`` is then its slice of that batch's outputs)."""
     (grad,) = torch.autograd.grad(out.float().sum(), x_hat, create_graph=True)
     norm = grad.float().flatten(1).norm(2, dim=1)
     dev = norm - center

@@ -33,7 +33,7 @@ class Residual(nn.Module):
 
 class TabularGenerator(nn.Module):
     """(z (N, z_dim), cond (N, cond_dim)) -> raw outputs (N, data_dim): the pre-activation
-    of every head; :func:`activate` applies tanh / Gumbel-softmax per span."""
+    of every head; :class:`OutputHeads` applies tanh / Gumbel-softmax per head."""
 
     def __init__(self, z_dim: int, cond_dim: int, data_dim: int, dims: Sequence[int]) -> None:
         super().__init__()
@@ -68,35 +68,68 @@ class PackedCritic(nn.Module):
         return self.net(x.reshape(-1, self.pac * self.in_dim)).squeeze(1)
 
 
-def gumbel_softmax(logits: Tensor, tau: float, generator: torch.Generator | None) -> Tensor:
-    """Soft samples ``softmax((logits + g) / tau)`` with Gumbel noise ``g`` drawn from
-    ``generator`` (Jang et al. 2017), so a run's every random number is checkpointed."""
-    u = torch.rand(logits.shape, generator=generator, device=generator.device if generator
-                   else logits.device)  # fmt: skip
-    u = u.to(logits.device).clamp(1e-10, 1.0 - 1e-7)  # log(0) and log(-log(1)) are infinite
-    g = -torch.log(-torch.log(u))
-    return torch.softmax((logits + g) / tau, dim=1)
+class OutputHeads:
+    """G's output heads, applied to all columns at once.
 
+    ``spans``: ``(start, width, "tanh" | "softmax")`` per head, covering the encoded row
+    (``TableTransform.spans``). Per-head slicing cost ~10 small ops per head and per
+    backward a full-width gradient per slice; here every softmax head is a row of one
+    padded (N, heads, widest) tensor, so a wide table costs the same dozen ops as a narrow
+    one.
+    """
 
-def activate(
-    raw: Tensor,
-    spans: Sequence[tuple[int, int, str]],
-    tau: float,
-    generator: torch.Generator | None,
-    *,
-    hard: bool = False,
-) -> Tensor:
-    """G's raw outputs (N, D) through their heads: ``tanh`` spans squashed, ``softmax``
-    spans Gumbel-softmaxed (training) or made one-hot at the argmax of the noisy logits
-    (``hard``: sampling)."""
-    parts = []
-    for start, width, act in spans:
-        x = raw[:, start : start + width]
-        if act == "tanh":
-            parts.append(torch.tanh(x))
+    def __init__(self, spans: Sequence[tuple[int, int, str]]) -> None:
+        soft = [(s, w) for s, w, act in spans if act == "softmax"]
+        tanh = [s + i for s, w, act in spans if act == "tanh" for i in range(w)]
+        self.width = sum(w for _, w, _ in spans)
+        widest = max((w for _, w in soft), default=1)
+        # (heads, widest) positions in the row; padding points at column 0 and is masked
+        index = torch.zeros((len(soft), widest), dtype=torch.long)
+        valid = torch.zeros((len(soft), widest), dtype=torch.bool)
+        for h, (s, w) in enumerate(soft):
+            index[h, :w] = torch.arange(s, s + w)
+            valid[h, :w] = True
+        self._cpu = {
+            "index": index,
+            "valid": valid,
+            "tanh": torch.tensor(tanh, dtype=torch.long),
+            # grouped order [tanh columns, valid softmax cells] -> row order
+            "order": torch.argsort(torch.cat([torch.tensor(tanh, dtype=torch.long),
+                                              index[valid]])),
+        }  # fmt: skip
+        self._on: dict[torch.device, dict[str, Tensor]] = {}
+
+    def _tensors(self, device: torch.device) -> dict[str, Tensor]:
+        if device not in self._on:
+            self._on[device] = {k: v.to(device) for k, v in self._cpu.items()}
+        return self._on[device]
+
+    def padded_logits(self, raw: Tensor, heads: Tensor | None = None) -> Tensor:
+        """Softmax heads' logits (N, heads, widest), ``-inf`` in the padding; with
+        ``heads`` (N,) only that head per row: (N, widest)."""
+        t = self._tensors(raw.device)
+        if heads is None:
+            picked = raw[:, t["index"]]
+            return picked.masked_fill(~t["valid"], float("-inf"))
+        picked = raw.gather(1, t["index"][heads])
+        return picked.masked_fill(~t["valid"][heads], float("-inf"))
+
+    def __call__(
+        self, raw: Tensor, tau: float, generator: torch.Generator | None, *, hard: bool = False
+    ) -> Tensor:
+        """G's raw outputs (N, D) through their heads: ``tanh`` columns squashed, softmax
+        heads Gumbel-softmaxed ``softmax((logits + g) / tau)`` with Gumbel noise from
+        ``generator`` (Jang et al. 2017; so a run's every random number is checkpointed),
+        or one-hot at the argmax of the noisy logits (``hard``: sampling)."""
+        t = self._tensors(raw.device)
+        logits = self.padded_logits(raw)
+        u = torch.rand(logits.shape, generator=generator,
+                       device=generator.device if generator else raw.device)  # fmt: skip
+        u = u.to(raw.device).clamp(1e-10, 1.0 - 1e-7)  # log(0) and log(-log(1)) are infinite
+        noisy = (logits - torch.log(-torch.log(u))) / tau
+        if hard:
+            soft = nn.functional.one_hot(noisy.argmax(2), noisy.shape[2]).to(raw.dtype)
         else:
-            soft = gumbel_softmax(x, tau, generator)
-            if hard:
-                soft = torch.nn.functional.one_hot(soft.argmax(1), width).to(raw.dtype)
-            parts.append(soft)
-    return torch.cat(parts, 1)
+            soft = torch.softmax(noisy, dim=2)
+        grouped = torch.cat([torch.tanh(raw[:, t["tanh"]]), soft[:, t["valid"]]], 1)
+        return grouped[:, t["order"]]

@@ -29,13 +29,13 @@ import torch
 from torch import nn
 
 from ganforge.apps.tabular.columns import TableError
-from ganforge.apps.tabular.models import PackedCritic, TabularGenerator, activate
+from ganforge.apps.tabular.models import OutputHeads, PackedCritic, TabularGenerator
 from ganforge.apps.tabular.sampler import CondSampler
 from ganforge.apps.tabular.transform import TableTransform
 from ganforge.core.config import TrainConfig, from_dict
 from ganforge.data.base import TensorData
 from ganforge.training.objective import OBJECTIVES, Objective, StepContext
-from ganforge.training.regularizers import gradient_penalty
+from ganforge.training.regularizers import interpolates, penalty_at
 
 Tensor = torch.Tensor
 KIND = "tabular"
@@ -168,15 +168,20 @@ def make_cond_sampler(data: TabularData) -> CondSampler:
     return CondSampler(data.cats, [c.width for _, c in data.transform.discrete])
 
 
-def conditional_loss(raw: Tensor, tr: TableTransform, col: Tensor, cat: Tensor) -> Tensor:
-    """Cross-entropy of G's raw logits for the conditioned column against the condition,
-    summed over the batch's conditioned columns and averaged over rows (section 4.3)."""
-    total = torch.zeros((), device=raw.device)
-    for j, (start, c) in enumerate(tr.discrete):
-        logits = raw[:, start : start + c.width].float()
-        ce = nn.functional.cross_entropy(logits, cat.clamp_max(c.width - 1), reduction="none")
-        total = total + (ce * (col == j)).sum()
-    return total / max(raw.shape[0], 1)
+def condition_heads(tr: TableTransform) -> Tensor:
+    """The softmax head (index among :class:`OutputHeads`' heads) of every discrete column,
+    in the conditional vector's column order (n_discrete,)."""
+    starts = [s for s, _, act in tr.spans if act == "softmax"]
+    return torch.tensor([starts.index(s) for s, _ in tr.discrete], dtype=torch.long)
+
+
+def conditional_loss(raw: Tensor, heads: OutputHeads, cond_heads: Tensor, col: Tensor,
+                     cat: Tensor) -> Tensor:  # fmt: skip
+    """Cross-entropy of G's raw logits for each row's conditioned column (``col`` (N,),
+    an index into ``cond_heads``) against its condition ``cat`` (N,), averaged over rows
+    (section 4.3)."""
+    logits = heads.padded_logits(raw, cond_heads.to(raw.device)[col]).float()
+    return nn.functional.cross_entropy(logits, cat)
 
 
 @OBJECTIVES.register("tabular", help="CTGAN: conditional tabular GAN, WGAN-GP + PacGAN (Xu 2019)")
@@ -202,7 +207,8 @@ class TabularObjective(Objective):
                 f"{max(self.pac, cfg.batch_size // self.pac * self.pac)}"
             )
         self.cond = make_cond_sampler(table)
-        self.spans = table.transform.spans
+        self.heads = OutputHeads(table.transform.spans)
+        self.cond_heads = condition_heads(table.transform)
 
     def build_networks(self) -> dict[str, nn.Module]:
         return build_tabular_networks(
@@ -225,24 +231,27 @@ class TabularObjective(Objective):
         for _ in range(self.cfg.optim.d_steps):
             cond, _, _, rows = draw(n, gen)
             real = torch.cat([self._x.index_select(0, rows), cond], 1)
+            with torch.no_grad(), ctx.autocast():
+                fake = self.heads(G(self._noise(ctx, n), cond), tau, gen).float()
+            fake = torch.cat([fake, cond], 1)
+            # D sees packs of `pac` rows; the penalty is on packs too. Real, fake and
+            # interpolated packs go through D as one batch (D has no batch statistics):
+            # one weight-gradient product per layer instead of three.
+            width = real.shape[1] * self.pac
+            real, fake = real.reshape(-1, width), fake.reshape(-1, width)
+            x_hat = interpolates(real, fake, gen)
             with ctx.autocast():
-                fake = activate(G(self._noise(ctx, n), cond), self.spans, tau, gen).float()
-            fake = torch.cat([fake, cond], 1).detach()
-            with ctx.autocast():
-                d_real, d_fake = D(real).float(), D(fake).float()
-            width = real.shape[1] * self.pac  # the penalty is on packs, as D sees them
-            gp = gradient_penalty(
-                D, real.reshape(-1, width), fake.reshape(-1, width), generator=gen
-            )
+                d_real, d_fake, d_hat = D(torch.cat([real, fake, x_hat])).float().split(len(real))
+            gp = penalty_at(d_hat, x_hat)
             wdist = d_real.mean() - d_fake.mean()
             loss_d = -wdist + self.args.gp_weight * gp
             ctx.update("D", loss_d)
         cond, col, cat, _ = draw(n, gen)
         with ctx.autocast():
             raw = G(self._noise(ctx, n), cond).float()
-            fake = activate(raw, self.spans, tau, gen)
+            fake = self.heads(raw, tau, gen)
             score = D(torch.cat([fake, cond], 1)).float()
-        loss_cond = conditional_loss(raw, self.table.transform, col, cat)
+        loss_cond = conditional_loss(raw, self.heads, self.cond_heads, col, cat)
         loss_g = -score.mean() + loss_cond
         ctx.update("G", loss_g)
         return {
@@ -306,4 +315,4 @@ def generate_rows(
         n = len(c)
     z = torch.randn((n, G.z_dim), generator=gen)
     raw = G(z.to(p.device, p.dtype), c.to(p.device, p.dtype)).float()
-    return activate(raw, tr.spans, tau, gen, hard=True)[:want].cpu().numpy()
+    return OutputHeads(tr.spans)(raw, tau, gen, hard=True)[:want].cpu().numpy()
