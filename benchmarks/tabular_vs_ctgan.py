@@ -85,6 +85,8 @@ def run_ctgan(
 
 
 def run_ganforge(train, steps: int, seed: int, tmp: Path) -> tuple:
+    import sklearn.mixture  # noqa: F401  (imported before the clock, as ctgan's script does)
+
     from ganforge.apps.tabular import TabularGAN
     from ganforge.apps.tabular.frame import tabular_config
 
