@@ -227,3 +227,9 @@ def test_cli_eval_json_on_array_files(tmp_path, capsys):
     assert out["protocol"]["metrics"]["modes2d"]["dataset"] == "ring8"
     with pytest.raises(ValueError, match="nothing to evaluate"):
         _run_cli([])
+
+
+def test_cli_eval_on_a_missing_run_folder_names_it(tmp_path):
+    missing = str(tmp_path / "runs" / "gan-ring8")
+    with pytest.raises(ValueError, match="no such run folder.*Train it first"):
+        _run_cli([missing, "--metrics", "modes2d"])

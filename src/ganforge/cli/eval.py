@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.ArgumentParser:
@@ -125,6 +126,11 @@ def run(args: argparse.Namespace) -> int:
     if not source:
         raise ValueError(
             "nothing to evaluate: give a run folder/checkpoint, or --fake PATH --real PATH"
+        )
+    if "/" in source and not source.startswith("zoo:") and not Path(source).exists():
+        raise ValueError(
+            f"{source}: no such run folder, checkpoint or file. Train it first (a run folder "
+            "is what `ganforge train` writes, e.g. runs/dcgan-mnist) or check the path"
         )
     res = evaluate(
         source,
