@@ -148,7 +148,9 @@ def test_class_subfolders_give_labels(tmp_path):
     )
     unlabelled = load(root, resolution=6, labels=False)
     assert unlabelled.y is None and unlabelled.num_classes == 0 and len(unlabelled) == 21
-    solid("L", (6, 6), 0).save(root / "loose.png")  # files beside folders: no classes
+    (root / "README.txt").write_text("credits")  # a non-image file keeps the classes
+    assert load(root, resolution=6).y.tolist() == [0] * 12 + [1] * 9
+    solid("L", (6, 6), 0).save(root / "loose.png")  # an image beside folders: no classes
     assert load(root, resolution=6).y is None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import warnings
 from pathlib import Path
 
 from ganforge.core.config import ConfigError, TrainConfig, apply_override, dumps
@@ -172,9 +173,14 @@ def run(args: argparse.Namespace) -> int:
     data = None
     if args.data and not resume and _is_gan(cfg):
         from ganforge.apps.fit import fit_to_data
-        from ganforge.data import load_data
+        from ganforge.data import SkippedFilesWarning, load_data
 
-        fitted = fit_to_data(cfg, load_data(cfg.data), fetch_weights=not args.dry_run)
+        with warnings.catch_warnings():
+            # this command reports skipped files itself: "# data: ... skipped" in a dry
+            # run, a note naming metrics.jsonl in a run
+            warnings.simplefilter("ignore", SkippedFilesWarning)
+            loaded = load_data(cfg.data)
+        fitted = fit_to_data(cfg, loaded, fetch_weights=not args.dry_run)
         cfg, data, notes = fitted.cfg, fitted.data, notes + fitted.notes
     trainer = trainer_for(cfg, out, resume=resume, data=data, notes=notes)
     for note in notes:

@@ -215,23 +215,28 @@ def scan_image_folder(
 
     Returns:
         (files, labels or None, class names, ignored non-image files, unreadable entries
-        with the reason). Classes exist when the visible children of ``root`` that can be
-        read are all folders and there are at least two.
+        with the reason). Classes exist when ``root`` holds at least two readable
+        sub-folders and no image of its own; other files beside the sub-folders (a
+        README, a licence, a CSV of credits) are ignored, as folders as shared usually
+        carry one.
     """
     unreadable: list[tuple[str, str]] = []
     with os.scandir(root) as it:
         entries = sorted(_visible(list(it)), key=lambda e: e.name)
     kinds = [(e, _is_dir(e, unreadable)) for e in entries]
-    children = [(e, is_dir) for e, is_dir in kinds if is_dir is not None]
+    folders = [e for e, is_dir in kinds if is_dir]
+    loose = [e for e, is_dir in kinds if is_dir is False]
+    loose_images = [e for e in loose if Path(e.name).suffix.lower() in IMAGE_EXTENSIONS]
     ignored: list[str] = []
-    if len(children) >= 2 and all(is_dir for _, is_dir in children):
+    if len(folders) >= 2 and not loose_images:
+        ignored += [e.path for e in loose]
         files: list[Path] = []
         labels: list[int] = []
-        for k, (child, _) in enumerate(children):
+        for k, child in enumerate(folders):
             sub = _walk_images(Path(child.path), ignored, unreadable)
             files += sub
             labels += [k] * len(sub)
-        return files, labels, [c.name for c, _ in children], ignored, unreadable
+        return files, labels, [c.name for c in folders], ignored, unreadable
     return _walk_images(root, ignored, unreadable), None, [], ignored, unreadable
 
 
