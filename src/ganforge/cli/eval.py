@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             "nothing to evaluate: give a run folder/checkpoint, or --fake PATH --real PATH"
         )
-    if "/" in source and not source.startswith("zoo:") and not Path(source).exists():
+    is_path = len(Path(source).parts) > 1  # a bare name may be a built-in data set
+    if is_path and not source.startswith("zoo:") and not Path(source).exists():
         raise ValueError(
             f"{source}: no such run folder, checkpoint or file. Train it first (a run folder "
             "is what `ganforge train` writes, e.g. runs/dcgan-mnist) or check the path"

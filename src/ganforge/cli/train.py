@@ -169,20 +169,20 @@ def run(args: argparse.Namespace) -> int:
     cfg = _column_overrides(cfg, args, resume)
 
     from ganforge.apps import trainer_for
+    from ganforge.data import SkippedFilesWarning
 
     data = None
-    if args.data and not resume and _is_gan(cfg):
-        from ganforge.apps.fit import fit_to_data
-        from ganforge.data import SkippedFilesWarning, load_data
+    with warnings.catch_warnings():
+        # this command reports skipped files itself, wherever the data is loaded: "# data:
+        # ... skipped" in a dry run, a note naming metrics.jsonl in a run
+        warnings.simplefilter("ignore", SkippedFilesWarning)
+        if args.data and not resume and _is_gan(cfg):
+            from ganforge.apps.fit import fit_to_data
+            from ganforge.data import load_data
 
-        with warnings.catch_warnings():
-            # this command reports skipped files itself: "# data: ... skipped" in a dry
-            # run, a note naming metrics.jsonl in a run
-            warnings.simplefilter("ignore", SkippedFilesWarning)
-            loaded = load_data(cfg.data)
-        fitted = fit_to_data(cfg, loaded, fetch_weights=not args.dry_run)
-        cfg, data, notes = fitted.cfg, fitted.data, notes + fitted.notes
-    trainer = trainer_for(cfg, out, resume=resume, data=data, notes=notes)
+            fitted = fit_to_data(cfg, load_data(cfg.data), fetch_weights=not args.dry_run)
+            cfg, data, notes = fitted.cfg, fitted.data, notes + fitted.notes
+        trainer = trainer_for(cfg, out, resume=resume, data=data, notes=notes)
     for note in notes:
         print(f"note: {note}")
     if _is_tabular(cfg):
