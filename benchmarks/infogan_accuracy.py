@@ -31,7 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import ganforge.training.steps_extra  # noqa: F401  (registers the infogan step)
 import torch
 
 import ganforge.models.infogan  # noqa: F401  (registers the infogan model)

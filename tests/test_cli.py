@@ -86,6 +86,24 @@ def test_dry_run_prints_config(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def test_default_train_is_the_scored_infogan_recipe(tmp_path, monkeypatch, capsys):
+    """`ganforge train` with no config trains the `mnist` preset: InfoGAN scored at its last
+    step, into runs/mnist; its digit code then drives `sample --traverse cat0`."""
+    from ganforge.core.presets import DEFAULT_PRESET, load_preset_or_file
+
+    name, cfg = load_preset_or_file(DEFAULT_PRESET)
+    assert name == "mnist" and cfg.model.name == "infogan"
+    assert cfg.eval.every == cfg.steps and cfg.eval.best == "fid5k_lenet"
+    assert set(cfg.eval.metrics) == {"fid5k_lenet", "classes_mnist"}
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--steps", "2", *TINY]) == 0
+    run = tmp_path / "runs" / "mnist"
+    assert 'name = "infogan"' in (run / "config.toml").read_text()
+    out = tmp_path / "t.npy"
+    assert main(["sample", str(run), "--traverse", "cat0", "-n", "20", "--out", str(out)]) == 0
+    assert np.load(out).shape == (20, 1, 28, 28)
+
+
 def test_toml_file_and_data_override(tmp_path):
     cfg = tmp_path / "my.toml"
     cfg.write_text(

@@ -3,7 +3,7 @@
 Quick start::
 
     import ganforge
-    G = ganforge.load("runs/dcgan-mnist")   # run folder, checkpoint or zoo:NAME
+    G = ganforge.load("runs/mnist")   # run folder, checkpoint or zoo:NAME
     images = G.sample(16, seed=0)           # (16, 1, 28, 28) in [-1, 1]
 """
 
@@ -32,7 +32,7 @@ def load(path: Any, *, device: str = "cpu") -> Generator:
     return load_generator(path, device=device)
 
 
-def train(config: Any = "dcgan-mnist", out: Any = None, *, resume: bool = False) -> Any:
+def train(config: Any = "mnist", out: Any = None, *, resume: bool = False) -> Any:
     """Train a GAN as ``ganforge train`` does and return the run folder (a ``Path``).
 
     Args:

@@ -1,10 +1,10 @@
 """``ganforge``: train generative adversarial networks on your own data, sample and evaluate
 them honestly, export and serve them.
 
-    ganforge train                         the default run (DCGAN on 5,000 MNIST digits)
+    ganforge train                         the default run (InfoGAN on 5,000 MNIST digits)
     ganforge train --data my_images/       your own folder of images
-    ganforge sample runs/dcgan-mnist --out grid.png
-    ganforge eval runs/dcgan-mnist
+    ganforge sample runs/mnist --out grid.png
+    ganforge eval runs/mnist
 
 ``ganforge COMMAND --help`` tells more about each command.
 """

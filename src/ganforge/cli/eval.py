@@ -1,6 +1,6 @@
 """``ganforge eval``: score a run, checkpoint, folder or array under named protocols.
 
-    ganforge eval runs/dcgan-mnist --metrics fid,kid,pr,dc --json
+    ganforge eval runs/mnist --metrics fid,kid,pr,dc --json
     ganforge eval runs/gan-ring8 --metrics modes2d
     ganforge eval runs/tabular-penguins                 tables: shapes, pairs, ML efficacy, DCR
     ganforge eval runs/tabular-mine --real test.csv --target income
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if is_path and not source.startswith("zoo:") and not Path(source).exists():
         raise ValueError(
             f"{source}: no such run folder, checkpoint or file. Train it first (a run folder "
-            "is what `ganforge train` writes, e.g. runs/dcgan-mnist) or check the path"
+            "is what `ganforge train` writes, e.g. runs/mnist) or check the path"
         )
     res = evaluate(
         source,

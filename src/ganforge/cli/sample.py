@@ -1,7 +1,7 @@
 """``ganforge sample``: write samples of a run, checkpoint, exported folder or zoo entry.
 
-    ganforge sample runs/dcgan-mnist -n 64 --out grid.png
-    ganforge sample runs/dcgan-mnist -n 1000 --out samples.npz      raw arrays in [-1, 1]
+    ganforge sample runs/mnist -n 64 --out grid.png
+    ganforge sample runs/mnist -n 1000 --out samples.npz      raw arrays in [-1, 1]
     ganforge sample runs/stylegan-mnist --style-mix 1,2 --out mix.png
     ganforge sample runs/gan-ring8 --no-langevin --out g_alone.png
 

@@ -1,10 +1,10 @@
 """``ganforge train``: train a GAN from a preset, a TOML config or your own data.
 
-ganforge train                                   the default preset (dcgan-mnist)
+ganforge train                                   the default preset (mnist: InfoGAN, ~3 min)
 ganforge train gan-ring8                         a named preset (`ganforge list presets`)
 ganforge train my.toml --set optim.lr_g=1e-4     a config file, with typed overrides
 ganforge train dcgan-mnist --data my_images/     another data source
-ganforge train --resume runs/dcgan-mnist --steps 6000
+ganforge train --resume runs/mnist --steps 6000
 ganforge train tabular --data table.csv          a conditional tabular GAN (CTGAN)
 ganforge train tabular --data t.parquet --discrete zip,code --dry-run   print column types
 """
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> argparse.Argu
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    t.add_argument("config", nargs="?", help="preset name or TOML file (default: dcgan-mnist)")
+    t.add_argument("config", nargs="?", help="preset name or TOML file (default: mnist)")
     t.add_argument("--out", help="run folder (default: runs/PRESET, numbered if taken)")
     t.add_argument("--steps", type=int, help="total steps to train (with --resume: to reach)")
     t.add_argument(

@@ -9,7 +9,7 @@ from ganforge.core.registry import Registry
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 PRESETS: Registry[Path] = Registry("preset")
-DEFAULT_PRESET = "dcgan-mnist"
+DEFAULT_PRESET = "mnist"
 
 
 def preset_summary(text: str) -> str:

@@ -12,7 +12,7 @@ Feature-space metrics take two (N, D) feature sets (arrays or tensors)::
 
 and whole protocols run on generators, run folders, data specs or arrays::
 
-    metrics.evaluate("runs/dcgan-mnist", metrics=["fid5k_lenet", "classes_mnist"])
+    metrics.evaluate("runs/mnist", metrics=["fid5k_lenet", "classes_mnist"])
 
 See :mod:`ganforge.metrics.evaluate` for the protocol names and ``docs/metrics.md``.
 """
