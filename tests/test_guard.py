@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 
@@ -107,3 +108,29 @@ def test_learning_rate_recovers_after_clean_steps(tmp_path):
     assert events.count("rollback") == 1 and events.count("lr_recovered") == 1
     assert t.guard.lr_scale == 1.0 and t.guard.rollbacks == 0
     assert t.opt_g.param_groups[0]["lr"] == pytest.approx(cfg.optim.lr_g)
+
+
+@pytest.mark.parametrize("optim_name", ["rmsprop", "adam"])
+def test_a_second_rollback_restores_the_same_optimizer_state(optim_name):
+    """torch.optim adopts the tensors it loads: without a copy the steps after a rollback
+    wrote into the snapshot, and a second rollback to it restored their moments (or NaNs)."""
+    from ganforge.training.guard import NonFiniteGuard
+    from ganforge.training.optim import build_optimizer
+
+    w = torch.zeros(4, requires_grad=True)
+    opt = build_optimizer(optim_name, [w], lr=0.1, beta1=0.5, beta2=0.9)
+
+    def step(grad):
+        w.grad = torch.full((4,), grad)
+        opt.step()
+
+    step(1.0)
+    guard = NonFiniteGuard(tiny_config(), {"opt": opt, "w": torch.nn.ParameterList([w])}, [w])
+    guard.snapshot(1)
+    good = copy.deepcopy(opt.state_dict()["state"])
+    for _ in range(2):
+        step(float("nan"))
+        guard.rollback(2, "nonfinite_weights")
+        state = opt.state_dict()["state"]
+        for k, v in good[0].items():
+            assert torch.equal(state[0][k], v), k

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
 
 from ganforge.core.registry import OPTIMIZERS, UnknownNameError
-from ganforge.training.optim import SCHEDULES, build_optimizer, check_schedule, lr_factor
+from ganforge.training.fused_adam import FusedAdam
+from ganforge.training.optim import (
+    SCHEDULES,
+    Optimizer,
+    build_optimizer,
+    check_schedule,
+    lr_factor,
+)
 
 LRS = {"adam": 0.05, "adamw": 0.05, "rmsprop": 0.01, "adagrad": 0.3, "sgd": 0.05}
 
@@ -39,8 +47,82 @@ def test_beta_mapping():
     assert rms["alpha"] == 0.99 and rms["momentum"] == 0.0
     sgd = build_optimizer("sgd", p, lr=0.1, beta1=0.9, nesterov=True).param_groups[0]
     assert sgd["momentum"] == 0.9 and sgd["nesterov"] is True
-    assert isinstance(build_optimizer("adamw", p, lr=1e-3), torch.optim.AdamW)
+    adamw = build_optimizer("adamw", p, lr=1e-3)
+    assert isinstance(adamw, FusedAdam) and adamw.param_groups[0]["decoupled_weight_decay"]
+    assert isinstance(build_optimizer("adamw", p, lr=1e-3, foreach=True), torch.optim.AdamW)
     assert isinstance(build_optimizer("adagrad", p, lr=1e-3), torch.optim.Adagrad)
+    assert all(isinstance(o, Optimizer) for o in (adam, adamw))
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_fused_adam_is_bit_identical_to_torch_and_swaps_checkpoints(decoupled):
+    """FusedAdam's weights and moments equal torch.optim.Adam(W)(fused=True)'s exactly, step
+    for step, with two groups, a parameter without gradient and a learning-rate change; a
+    state saved by either resumes in the other with the same next step."""
+    reference = torch.optim.AdamW if decoupled else torch.optim.Adam
+    torch.manual_seed(0)
+    shapes = [(4, 3), (3,), (2, 5)]
+    init = [torch.randn(s) for s in shapes]
+    grads = [[torch.randn(s) for s in shapes] for _ in range(5)]
+
+    def make(kind):
+        ps = [t.clone().requires_grad_(True) for t in init]
+        groups = [{"params": ps[:2]}, {"params": ps[2:], "lr": 3e-3}]
+        kw = dict(lr=1e-2, betas=(0.5, 0.9), weight_decay=0.01)
+        if kind == "ours":
+            return ps, FusedAdam(groups, decoupled=decoupled, **kw)
+        return ps, reference(groups, fused=True, **kw)
+
+    def run(ps, opt, steps):
+        for i in steps:
+            for p, g in zip(ps, grads[i], strict=True):
+                p.grad = None if (i == 1 and p is ps[1]) else g.clone()
+            if i == 3:
+                opt.param_groups[0]["lr"] = 5e-3
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    (pa, a), (pb, b) = make("ours"), make("torch")
+    run(pa, a, range(3))
+    run(pb, b, range(3))
+    for x, y in zip(pa, pb, strict=True):
+        assert torch.equal(x, y)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa["param_groups"] == sb["param_groups"]
+    for i in sb["state"]:
+        for k in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(sa["state"][i][k], sb["state"][i][k]), (i, k)
+    # swap: torch's state into ours and ours into torch, then two more steps each
+    (pc, c), (pd, d) = make("ours"), make("torch")
+    with torch.no_grad():
+        for x, y, z in zip(pc, pd, pa, strict=True):
+            x.copy_(z)
+            y.copy_(z)
+    c.load_state_dict(copy.deepcopy(sb))  # torch.optim adopts loaded tensors: copies, so
+    d.load_state_dict(copy.deepcopy(sa))  # that a and b go on alone
+    run(pc, c, range(3, 5))
+    run(pd, d, range(3, 5))
+    run(pa, a, range(3, 5))
+    for x, y, z in zip(pc, pd, pa, strict=True):
+        assert torch.equal(x, z) and torch.equal(y, z)
+
+
+def test_fused_adam_loading_copies_the_state():
+    """A loaded state is the optimizer's own: later steps leave the caller's dict as it was
+    (the guard restores the same snapshot more than once)."""
+    w = torch.zeros(3, requires_grad=True)
+    opt = FusedAdam([w], lr=0.1)
+    w.grad = torch.ones(3)
+    opt.step()
+    snap = opt.state_dict()
+    kept = {k: v.clone() for k, v in snap["state"][0].items()}
+    opt2 = FusedAdam([w], lr=0.1)
+    opt2.load_state_dict(snap)
+    w.grad = torch.ones(3)
+    opt2.step()
+    assert all(torch.equal(snap["state"][0][k], kept[k]) for k in kept)
+    with pytest.raises(ValueError, match="parameter groups"):
+        FusedAdam([w, torch.zeros(2, requires_grad=True)]).load_state_dict(snap)
 
 
 def test_fused_adam_matches_the_reference_update():

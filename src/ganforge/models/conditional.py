@@ -34,6 +34,15 @@ from ganforge.models.infogan import CodedLatents, CodeSpec
 Tensor = torch.Tensor
 
 
+def _embedding_weight(n: int, dim: int) -> Tensor:
+    """``nn.Embedding``'s N(0, 1) initial weight, drawn as its constructor draws it, except
+    on a size-only build (``meta``): there ``normal_`` would import ``torch._dynamo``."""
+    weight = torch.empty(n, dim)
+    if not weight.is_meta:
+        nn.init.normal_(weight)
+    return weight
+
+
 class ConditionalBatchNorm2d(nn.Module):
     """BatchNorm without its own affine, then ``(1 + y @ W_gamma) * x_hat + y @ W_beta``.
 
@@ -163,11 +172,13 @@ class ConditionalDiscriminator(nn.Module):
         c = c * h0 * w0 if pool == "flatten" else c
         self.psi = nn.Linear(c, 1)
         if mode == "projection":
-            self.embed = nn.Embedding(self.num_classes, c)
+            self.embed = nn.Embedding(
+                self.num_classes, c, _weight=_embedding_weight(self.num_classes, c)
+            )
         else:
             self.cls = nn.Linear(c, self.num_classes)
         self.apply(init_dcgan_weights)
-        if mode == "projection":
+        if mode == "projection" and not self.embed.weight.is_meta:  # meta: a size-only build
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def features(self, x: Tensor) -> Tensor:

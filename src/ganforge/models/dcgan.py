@@ -70,7 +70,14 @@ def plan_shape(height: int, width: int, family: str = "DCGAN") -> tuple[int, int
 
 
 def init_dcgan_weights(m: nn.Module) -> None:
-    """N(0, 0.02) for conv weights, N(1, 0.02) for BatchNorm scales (DCGAN section 4)."""
+    """N(0, 0.02) for conv weights, N(1, 0.02) for BatchNorm scales (DCGAN section 4).
+
+    Nothing on a size-only build (``meta`` tensors, :func:`ganforge.models.build.count_params`):
+    there ``normal_`` runs through a Python reference that imports ``torch._dynamo``, 1.5 s
+    of start-up spent on weights that do not exist."""
+    weight = getattr(m, "weight", None)
+    if isinstance(weight, torch.Tensor) and weight.is_meta:
+        return
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(m.weight, 0.0, 0.02)
         if m.bias is not None:

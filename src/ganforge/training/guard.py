@@ -124,7 +124,9 @@ class NonFiniteGuard:
             raise TrainingDiverged(self.diagnosis(step, reason))
         self.rollbacks += 1
         for key, state in self.snapshot_state.items():
-            self.stateful[key].load_state_dict(state)
+            # a copy: torch optimizers adopt the loaded tensors, and the steps after this
+            # rollback would otherwise write into the snapshot the next rollback restores
+            self.stateful[key].load_state_dict(copy.deepcopy(state))
         if self.rollbacks >= self.cfg.lr_after:
             self.lr_scale *= self.cfg.lr_factor
         self.consecutive_skips = 0

@@ -39,7 +39,7 @@ from ganforge.training.distributed import average_gradients, init_from_env
 from ganforge.training.ema import update_ema
 from ganforge.training.guard import NonFiniteGuard, TrainingDiverged
 from ganforge.training.objective import OBJECTIVES, Objective, StepContext, objective_name
-from ganforge.training.optim import build_optimizer, check_schedule, lr_factor
+from ganforge.training.optim import Optimizer, build_optimizer, check_schedule, lr_factor
 from ganforge.training.precision import resolve_device, resolve_precision
 from ganforge.training.rng import rng_state, set_rng_state
 from ganforge.training.stopping import StopRequests, TrainingStopped
@@ -196,11 +196,11 @@ class Trainer:
         return self.nets["G_ema"]
 
     @property
-    def opt_g(self) -> torch.optim.Optimizer:
+    def opt_g(self) -> Optimizer:
         return self.optimizers["G"]
 
     @property
-    def opt_d(self) -> torch.optim.Optimizer:
+    def opt_d(self) -> Optimizer:
         return self.optimizers["D"]
 
     @staticmethod
@@ -210,7 +210,7 @@ class Trainer:
     def _base_lr(self, group: str) -> float:
         return self.cfg.optim.lr_d if group.startswith("D") else self.cfg.optim.lr_g
 
-    def _make_optimizer(self, group: str) -> torch.optim.Optimizer:
+    def _make_optimizer(self, group: str) -> Optimizer:
         o = self.cfg.optim
         return build_optimizer(
             o.name,
