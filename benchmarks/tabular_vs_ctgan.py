@@ -84,17 +84,30 @@ def run_ctgan(
     return synth, info["fit_s"]
 
 
-def run_ganforge(train, steps: int, seed: int, tmp: Path) -> tuple:
+def run_ganforge(train, steps: int, seed: int, tmp: Path, settings: dict | None = None) -> tuple:
     import sklearn.mixture  # noqa: F401  (imported before the clock, as ctgan's script does)
 
     from ganforge.apps.tabular import TabularGAN
     from ganforge.apps.tabular.frame import tabular_config
 
     t = time.perf_counter()
-    gan = TabularGAN(steps=steps, seed=seed, batch_size=tabular_config().batch_size)
+    batch = tabular_config(**(settings or {})).batch_size
+    gan = TabularGAN(steps=steps, seed=seed, batch_size=batch, settings=settings)
     gan.fit(train, out=tmp / "ganforge")
     fit_s = time.perf_counter() - t
     return gan.sample(len(train), seed=seed), fit_s
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as TOML (``threads=0``, ``precision="bf16"``), or as a
+    bare string when it is not TOML (``precision=bf16``)."""
+    import tomllib
+
+    key, _, value = text.partition("=")
+    try:
+        return key, tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, value
 
 
 def main() -> None:
@@ -113,6 +126,14 @@ def main() -> None:
         help="skip ctgan at its default threads (slow on a busy box); with a fresh --cache "
         "it re-times ctgan's one-thread runs beside ganforge's, under the same load",
     )
+    p.add_argument(
+        "--ganforge-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of ganforge's tabular config for its runs (repeatable), e.g. "
+        "precision=bf16 or threads=0",
+    )
     p.add_argument("--json", help="also write every run's numbers here")
     p.add_argument("--cache", default="/tmp/ganforge-tabular-vs-ctgan", help="ctgan runs kept here")
     a = p.parse_args()
@@ -126,6 +147,7 @@ def main() -> None:
     systems = [s for s in SYSTEMS if not (a.one_thread_only and s == "ctgan")]
     if a.also_steps:
         systems.insert(1, f"ganforge ({a.also_steps} steps)")
+    settings = dict(_setting(kv) for kv in a.ganforge_set)
     runs = []
     for name in a.tables.split(","):
         train, test, ts = table_split(name)
@@ -145,9 +167,9 @@ def main() -> None:
                         synth, fit_s = run_ctgan(a.ctgan_python, train, discrete, epochs, seed,
                                                  Path(d), threads, Path(a.cache))  # fmt: skip
                     elif system == "ganforge":
-                        synth, fit_s = run_ganforge(train, g_steps, seed, Path(d))
+                        synth, fit_s = run_ganforge(train, g_steps, seed, Path(d), settings)
                     else:
-                        synth, fit_s = run_ganforge(train, a.also_steps, seed, Path(d))
+                        synth, fit_s = run_ganforge(train, a.also_steps, seed, Path(d), settings)
                 res = evaluate_table(train, synth, test=test, target=ts.target, task=ts.task,
                                      columns=cols, seed=0)  # fmt: skip
                 n_steps = (a.also_steps if system.startswith("ganforge (")

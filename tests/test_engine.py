@@ -267,8 +267,19 @@ def test_autotune_keeps_each_candidates_fastest_of_interleaved_rounds(tmp_path, 
     and 1 s twice beats bf16's steady 0.97 s within the margin."""
     from ganforge.training import autotune
 
+    order = _script_timings(monkeypatch, {"fp32": [5.0, 1.0, 1.0], "bf16": [0.97, 0.97, 0.97]})
+    t = Trainer(tiny_config(precision="auto", channels_last="false"), tmp_path / "run")
+    assert order == ["fp32", "bf16"] * autotune.ROUNDS  # interleaved
+    assert t.precision == "fp32"
+
+
+def _script_timings(monkeypatch, draws: dict[str, list[float]]) -> list[str]:
+    """Autotuning between fp32 and bf16 with scripted seconds per step (a fresh cache);
+    returns the list the precisions are appended to as they are timed."""
+    from ganforge.training import autotune
+
     monkeypatch.setattr(autotune, "native_precisions", lambda device: ["fp32", "bf16"])
-    draws = {"fp32": [5.0, 1.0, 1.0], "bf16": [0.97, 0.97, 0.97]}
+    monkeypatch.setattr(autotune, "cached", lambda key: None)
     order: list[str] = []
 
     def fake_time_steps(self, n=2):
@@ -276,9 +287,25 @@ def test_autotune_keeps_each_candidates_fastest_of_interleaved_rounds(tmp_path, 
         return draws[self.precision].pop(0)
 
     monkeypatch.setattr(Trainer, "time_steps", fake_time_steps)
-    t = Trainer(tiny_config(precision="auto", channels_last="false"), tmp_path / "run")
-    assert order == ["fp32", "bf16"] * autotune.ROUNDS  # interleaved
-    assert t.precision == "fp32"
+    return order
+
+
+def test_slow_steps_are_timed_once(tmp_path, monkeypatch):
+    """A step slower than SLOW_STEP_S is its own measurement: time_steps stops after the
+    warm-up step (still undone), and autotuning stops after one round."""
+    from ganforge.training import autotune
+
+    t = Trainer(tiny_config(), tmp_path / "a")
+    calls = []
+    real_step = Trainer.train_step
+    monkeypatch.setattr(Trainer, "train_step", lambda self: calls.append(1) or real_step(self))
+    monkeypatch.setattr(autotune, "SLOW_STEP_S", 0.0)
+    assert t.time_steps(2) > 0 and len(calls) == 1 and t.step == 0
+    monkeypatch.undo()
+
+    order = _script_timings(monkeypatch, {"fp32": [60.0, 1.0, 1.0], "bf16": [50.0, 1.0, 1.0]})
+    t = Trainer(tiny_config(precision="auto", channels_last="false"), tmp_path / "b")
+    assert order == ["fp32", "bf16"] and t.precision == "bf16"
 
 
 def test_auto_precision_stays_within_what_the_objective_allows():

@@ -34,6 +34,12 @@ MARGIN = 0.05
 #: Interleaved timing rounds per candidate; each candidate keeps its fastest round.
 ROUNDS = 3
 
+#: A step at least this long is timed once (its warm-up step) and not in further rounds:
+#: load noise is small against it, and every extra step of, say, a 256x256 StyleGAN on a
+#: CPU costs a minute — four candidates x three rounds x three steps had a dry run of
+#: ``stylegan-256`` still timing after five minutes.
+SLOW_STEP_S = 5.0
+
 
 def cache_file() -> Path:
     return cache_dir() / "autotune.json"

@@ -314,11 +314,16 @@ class Trainer:
     def time_steps(self, n: int = 2) -> float:
         """Seconds per step, measured on ``n`` steps after one warm-up step, all of them
         then undone: weights, optimizers, data order and every RNG are restored, so the run
-        trains exactly as if it had not been timed (tested)."""
+        trains exactly as if it had not been timed (tested). A warm-up step longer than
+        :data:`~ganforge.training.autotune.SLOW_STEP_S` is the measurement itself."""
         saved = copy.deepcopy(self.state_dict())
         snapshot = (self.guard.snapshot_state, self.guard.snapshot_step)
         try:
+            start = time.perf_counter()
             self.train_step()
+            warm_up = time.perf_counter() - start
+            if warm_up >= autotune.SLOW_STEP_S:
+                return warm_up
             start = time.perf_counter()
             for _ in range(n):
                 self.train_step()
@@ -366,6 +371,8 @@ class Trainer:
                     seconds = self.time_steps(2)
                     combo = (precision, layout)
                     measured[combo] = min(measured.get(combo, seconds), seconds)
+                if min(measured.values()) >= autotune.SLOW_STEP_S:
+                    break  # slow steps: one round decides (see SLOW_STEP_S)
             choice = autotune.pick(measured)
             timings = {f"{p}{'+nhwc' if c else ''}": round(s, 5) for (p, c), s in measured.items()}
             autotune.remember(key, {"precision": choice[0], "channels_last": choice[1],
