@@ -31,10 +31,9 @@ def update_ema(
     else:
         beta = min(decay, (1 + step - start) / (10 + step - start))
     ema_params, model_params = params or (list(ema.parameters()), list(model.parameters()))
-    params_now = [p.detach() for p in model_params]
-    if beta == 0.0:
-        torch._foreach_copy_(ema_params, params_now)
+    if beta == 0.0:  # under no_grad: the weights themselves (no detach()-ed views: 22 vs 30 us)
+        torch._foreach_copy_(ema_params, model_params)
     else:
-        torch._foreach_lerp_(ema_params, params_now, 1.0 - beta)
+        torch._foreach_lerp_(ema_params, model_params, 1.0 - beta)
     for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
         b_ema.copy_(b)

