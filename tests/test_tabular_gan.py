@@ -181,3 +181,17 @@ def test_export_samples_like_the_run_without_its_rows(trained, tmp_path, capsys)
         ganforge.load(out)
     assert main(["export", str(gan.run_dir), "--format", "onnx", "--out", str(out)]) != 0
     assert "safetensors in fp32 only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_reuse_fake_runs_the_generator_once_per_step(tmp_path, reuse):
+    """objective.args.reuse_fake: G's update scores the D step's own fake rows (one G
+    forward per step, not two) and still trains."""
+    df = mixed_table(120)
+    gan = TabularGAN(steps=4, batch_size=50, settings={**TINY, "objective.args.reuse_fake": reuse})
+    t = tabular_trainer(gan.config(len(df)), tmp_path / "run", frame=df)
+    calls = []
+    t.nets["G"].register_forward_hook(lambda *a: calls.append(1))
+    logs = [t.train_step() for _ in range(3)]
+    assert len(calls) == (3 if reuse else 6)
+    assert all(torch.isfinite(v).all() for rec in logs for v in rec.values())
