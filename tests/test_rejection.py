@@ -182,3 +182,25 @@ def test_a_minibatch_stddev_d_scores_any_number_of_samples():
     s = DiscriminatorRejectionSampler(G, D, real, burn_in=999).fit()
     assert s.sample(37, seed=1).shape == (37, 2)
     assert D.training  # the run's D is untouched (the sampler scores a copy)
+
+
+def test_platt_scaling_reaches_the_logistic_regression_optimum():
+    """The calibration is the maximum-likelihood logistic fit: it agrees with
+    scikit-learn's unpenalised LogisticRegression, and a separable pair of sets gets a
+    steep, finite calibration instead of an error."""
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    from ganforge.sampling.calibration import platt_scale
+
+    g = torch.Generator().manual_seed(0)
+    for shift, scale in [(0.5, 1.0), (2.0, 3.0), (0.0, 1.0)]:
+        real = torch.randn(2000, generator=g) * scale + shift
+        fake = torch.randn(1500, generator=g) * scale - shift
+        a, b, loss = platt_scale(real, fake)
+        x = torch.cat([real, fake]).double().numpy()[:, None]
+        y = np.r_[np.ones(len(real)), np.zeros(len(fake))]
+        ref = sklearn.LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(x, y)
+        assert a == pytest.approx(ref.coef_[0][0], abs=1e-5)
+        assert b == pytest.approx(ref.intercept_[0], abs=1e-5)
+        assert 0 < loss < np.log(2) + 1e-6
+    a, b, loss = platt_scale(torch.full((10,), 3.0), torch.full((10,), -3.0))
+    assert a > 5 and np.isfinite(a) and loss < 1e-6
