@@ -57,6 +57,24 @@ from ganforge.models.base import Generator
 
 Tensor = torch.Tensor
 
+
+# A size-only build (``meta`` tensors, :func:`ganforge.models.build.count_params`) must not
+# compute: ``randn`` and arithmetic on meta tensors run Python references that import
+# ``torch._dynamo`` (1.5 s of start-up) for values nobody reads. Off meta, these are
+# exactly ``torch.randn(*shape)`` and ``t / divisor``.
+
+
+def _init_randn(*shape: int) -> Tensor:
+    """``torch.randn(*shape)``, or an empty tensor on a size-only build."""
+    empty = torch.empty(shape)
+    return empty if empty.is_meta else torch.randn(shape)
+
+
+def _scaled(t: Tensor, divisor: float) -> Tensor:
+    """``t / divisor``, or ``t`` itself on a size-only build."""
+    return t if t.is_meta else t / divisor
+
+
 NOISE_MODES = ("random", "const", "none")
 ARCHITECTURES = ("skip", "resnet")
 LRELU_SLOPE = 0.2
@@ -146,9 +164,9 @@ class EqualLinear(nn.Module):
             raise ValueError(f"activation must be 'linear' or 'lrelu', not {activation!r}")
         self.in_features, self.out_features = in_features, out_features
         self.activation = activation
-        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.weight = nn.Parameter(_scaled(_init_randn(out_features, in_features), lr_multiplier))
         self.bias = (
-            nn.Parameter(torch.full((out_features,), float(bias_init)) / lr_multiplier)
+            nn.Parameter(_scaled(torch.full((out_features,), float(bias_init)), lr_multiplier))
             if bias
             else None
         )
@@ -206,7 +224,7 @@ class EqualConv2d(nn.Module):
             kernel_size,
         )
         self.activation, self.up, self.down = activation, up, down
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight = nn.Parameter(_init_randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
 
@@ -282,7 +300,7 @@ class ModulatedConv2d(nn.Module):
             kernel_size,
         )
         self.demodulate, self.up = demodulate, up
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight = nn.Parameter(_init_randn(out_channels, in_channels, kernel_size, kernel_size))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
 
     def modulated_weight(self, styles: Tensor) -> Tensor:
@@ -349,7 +367,7 @@ class SynthesisLayer(nn.Module):
         self.conv = ModulatedConv2d(in_channels, out_channels, 3, up=up)
         # Fixed noise image for noise_mode="const" (saved with the weights, so a
         # checkpoint reproduces the same images), and its learned per-layer strength.
-        self.register_buffer("noise_const", torch.randn(*self.size))
+        self.register_buffer("noise_const", _init_randn(*self.size))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
@@ -489,7 +507,7 @@ class SynthesisBlock(nn.Module):
         self.architecture = architecture
         h, w = resolution * aspect[0], resolution * aspect[1]
         if in_channels == 0:
-            self.const = nn.Parameter(torch.randn(out_channels, h, w))
+            self.const = nn.Parameter(_init_randn(out_channels, h, w))
             self.conv0 = None
         else:
             self.conv0 = SynthesisLayer(
