@@ -99,15 +99,11 @@ def run_ganforge(train, steps: int, seed: int, tmp: Path, settings: dict | None 
 
 
 def _setting(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` with VALUE read as TOML (``threads=0``, ``precision="bf16"``), or as a
-    bare string when it is not TOML (``precision=bf16``)."""
-    import tomllib
+    """``KEY=VALUE`` with VALUE read as ``--set`` reads it (TOML, else a bare string)."""
+    from ganforge.core.config import parse_cli_value
 
     key, _, value = text.partition("=")
-    try:
-        return key, tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        return key, value
+    return key, parse_cli_value(value)
 
 
 def main() -> None:

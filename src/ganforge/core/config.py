@@ -446,7 +446,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     elif origin is tuple:
         (item_tp, *_rest) = typing.get_args(tp)
         if isinstance(value, str) and value.strip().startswith("["):  # a TOML array
-            value = _parse_cli_value(value)
+            value = parse_cli_value(value)
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if isinstance(value, (list, tuple)):
@@ -550,7 +550,7 @@ def save_toml(cfg: TrainConfig, path: str | Path) -> None:
     Path(path).write_text(dumps(cfg), encoding="utf-8")
 
 
-def _parse_cli_value(text: str) -> Any:
+def parse_cli_value(text: str) -> Any:
     """Interpret a command-line value as TOML when it parses as one, else as a string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
@@ -582,7 +582,7 @@ def _set_path(obj: Any, parts: list[str], text: str, full: str) -> Any:
         if rest:
             new[head] = _set_path(new.get(head, {}), rest, text, full)
         else:
-            new[head] = _parse_cli_value(text)
+            new[head] = parse_cli_value(text)
         return new
     hints = _hints(type(obj))
     if head not in hints:
@@ -597,7 +597,7 @@ def _set_path(obj: Any, parts: list[str], text: str, full: str) -> Any:
     if is_dataclass(tp):
         raise ConfigError(f"--set {full}: {head!r} is a table; set one of its keys")
     raw: Any = text
-    parsed = _parse_cli_value(text)
+    parsed = parse_cli_value(text)
     if typing.get_origin(_is_optional(tp)[1]) is dict or isinstance(parsed, str):
         raw = parsed  # a quoted TOML string loses its quotes: data.spec='my table.csv'
     return replace(obj, **{head: coerce(raw, tp, full)})

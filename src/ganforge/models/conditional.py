@@ -27,20 +27,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.core.registry import MODELS
+from ganforge.models import meta_safe
 from ganforge.models.base import Generator
 from ganforge.models.dcgan import init_dcgan_weights, plan_shape
 from ganforge.models.infogan import CodedLatents, CodeSpec
 
 Tensor = torch.Tensor
-
-
-def _embedding_weight(n: int, dim: int) -> Tensor:
-    """``nn.Embedding``'s N(0, 1) initial weight, drawn as its constructor draws it, except
-    on a size-only build (``meta``): there ``normal_`` would import ``torch._dynamo``."""
-    weight = torch.empty(n, dim)
-    if not weight.is_meta:
-        nn.init.normal_(weight)
-    return weight
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -173,7 +165,7 @@ class ConditionalDiscriminator(nn.Module):
         self.psi = nn.Linear(c, 1)
         if mode == "projection":
             self.embed = nn.Embedding(
-                self.num_classes, c, _weight=_embedding_weight(self.num_classes, c)
+                self.num_classes, c, _weight=meta_safe.randn(self.num_classes, c)
             )
         else:
             self.cls = nn.Linear(c, self.num_classes)

@@ -72,17 +72,12 @@ def plan_shape(height: int, width: int, family: str = "DCGAN") -> tuple[int, int
 def init_dcgan_weights(m: nn.Module) -> None:
     """N(0, 0.02) for conv weights, N(1, 0.02) for BatchNorm scales (DCGAN section 4).
 
-    Nothing on a size-only build (``meta`` tensors, :func:`ganforge.models.build.count_params`):
-    there ``normal_`` runs through a Python reference that imports ``torch._dynamo``, 1.5 s
-    of start-up spent on weights that do not exist."""
-    weight = getattr(m, "weight", None)
-    if isinstance(weight, torch.Tensor) and weight.is_meta:
-        return
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+    Nothing on a size-only build (``meta`` tensors; see :mod:`ganforge.models.meta_safe`)."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) and not m.weight.is_meta:
         nn.init.normal_(m.weight, 0.0, 0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
+    elif isinstance(m, nn.BatchNorm2d) and not m.weight.is_meta:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 

@@ -53,26 +53,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.core.registry import MODELS
+from ganforge.models import meta_safe
 from ganforge.models.base import Generator
 
 Tensor = torch.Tensor
-
-
-# A size-only build (``meta`` tensors, :func:`ganforge.models.build.count_params`) must not
-# compute: ``randn`` and arithmetic on meta tensors run Python references that import
-# ``torch._dynamo`` (1.5 s of start-up) for values nobody reads. Off meta, these are
-# exactly ``torch.randn(*shape)`` and ``t / divisor``.
-
-
-def _init_randn(*shape: int) -> Tensor:
-    """``torch.randn(*shape)``, or an empty tensor on a size-only build."""
-    empty = torch.empty(shape)
-    return empty if empty.is_meta else torch.randn(shape)
-
-
-def _scaled(t: Tensor, divisor: float) -> Tensor:
-    """``t / divisor``, or ``t`` itself on a size-only build."""
-    return t if t.is_meta else t / divisor
 
 
 NOISE_MODES = ("random", "const", "none")
@@ -164,12 +148,10 @@ class EqualLinear(nn.Module):
             raise ValueError(f"activation must be 'linear' or 'lrelu', not {activation!r}")
         self.in_features, self.out_features = in_features, out_features
         self.activation = activation
-        self.weight = nn.Parameter(_scaled(_init_randn(out_features, in_features), lr_multiplier))
-        self.bias = (
-            nn.Parameter(_scaled(torch.full((out_features,), float(bias_init)), lr_multiplier))
-            if bias
-            else None
-        )
+        weight = meta_safe.randn(out_features, in_features)
+        self.weight = nn.Parameter(meta_safe.divided(weight, lr_multiplier))
+        bias_0 = torch.full((out_features,), float(bias_init))
+        self.bias = nn.Parameter(meta_safe.divided(bias_0, lr_multiplier)) if bias else None
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
         self.bias_gain = lr_multiplier
 
@@ -224,7 +206,8 @@ class EqualConv2d(nn.Module):
             kernel_size,
         )
         self.activation, self.up, self.down = activation, up, down
-        self.weight = nn.Parameter(_init_randn(out_channels, in_channels, kernel_size, kernel_size))
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = nn.Parameter(meta_safe.randn(*shape))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
 
@@ -300,7 +283,8 @@ class ModulatedConv2d(nn.Module):
             kernel_size,
         )
         self.demodulate, self.up = demodulate, up
-        self.weight = nn.Parameter(_init_randn(out_channels, in_channels, kernel_size, kernel_size))
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = nn.Parameter(meta_safe.randn(*shape))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
 
     def modulated_weight(self, styles: Tensor) -> Tensor:
@@ -367,7 +351,7 @@ class SynthesisLayer(nn.Module):
         self.conv = ModulatedConv2d(in_channels, out_channels, 3, up=up)
         # Fixed noise image for noise_mode="const" (saved with the weights, so a
         # checkpoint reproduces the same images), and its learned per-layer strength.
-        self.register_buffer("noise_const", _init_randn(*self.size))
+        self.register_buffer("noise_const", meta_safe.randn(*self.size))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
@@ -507,7 +491,7 @@ class SynthesisBlock(nn.Module):
         self.architecture = architecture
         h, w = resolution * aspect[0], resolution * aspect[1]
         if in_channels == 0:
-            self.const = nn.Parameter(_init_randn(out_channels, h, w))
+            self.const = nn.Parameter(meta_safe.randn(out_channels, h, w))
             self.conv0 = None
         else:
             self.conv0 = SynthesisLayer(
