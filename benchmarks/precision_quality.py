@@ -10,6 +10,11 @@ the plain loop here.
 
     python benchmarks/precision_quality.py --seeds 0 1
     python benchmarks/precision_quality.py --seeds 0 --steps 1000 --every 250
+    python benchmarks/precision_quality.py --preset stylegan-mnist --seeds 0 --settings fp32,auto
+
+The chunks restart ``run`` with a longer ``steps``: a preset whose learning rates follow a
+schedule over ``steps`` would see each chunk's end as the run's end, so use presets with
+constant rates (``dcgan-mnist``, ``stylegan-mnist``).
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from ganforge.core.presets import load_preset_or_file
 from ganforge.metrics import evaluate
 
 SETTINGS = {
-    "fp32": {"precision": "fp32", "channels_last": False},
-    "bf16": {"precision": "bf16", "channels_last": True},
+    "fp32": {"precision": "fp32", "channels_last": "false"},
+    "bf16": {"precision": "bf16", "channels_last": "true"},
+    # what a run with no flags gets: the layout and precision measured fastest at start
+    "auto": {"precision": "auto", "channels_last": "auto"},
 }
 
 
@@ -62,11 +69,18 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--every", type=int, default=500)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--settings",
+        default="fp32,bf16",
+        help=f"comma-separated, fp32 first: {', '.join(SETTINGS)}",
+    )
     args = ap.parse_args()
+    names = args.settings.split(",")
+    if names[0] != "fp32" or any(n not in SETTINGS for n in names):
+        ap.error(f"--settings must start with fp32 and name only {', '.join(SETTINGS)}")
     torch.set_num_threads(args.threads)
     curves = {
-        s: [run(args.preset, s, seed, args.steps, args.every) for seed in args.seeds]
-        for s in SETTINGS
+        s: [run(args.preset, s, seed, args.steps, args.every) for seed in args.seeds] for s in names
     }
     target = statistics.mean(c[-1][2] for c in curves["fp32"])
     print()
