@@ -144,7 +144,7 @@ TRANSLATION_ENTRIES = {
 TABULAR_ENTRIES = {
     "tabular-penguins": (
         "penguins",
-        1000,
+        2000,
         "CTGAN-style tabular GAN on the penguins table: sample --out x.csv [--condition sex=male]",
     ),
 }
