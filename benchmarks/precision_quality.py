@@ -12,9 +12,14 @@ the plain loop here.
     python benchmarks/precision_quality.py --seeds 0 --steps 1000 --every 250
     python benchmarks/precision_quality.py --preset stylegan-mnist --seeds 0 --settings fp32,auto
 
-The chunks restart ``run`` with a longer ``steps``: a preset whose learning rates follow a
-schedule over ``steps`` would see each chunk's end as the run's end, so use presets with
-constant rates (``dcgan-mnist``, ``stylegan-mnist``).
+The chunks restart ``run`` with a longer ``steps``, which a learning-rate schedule over
+``steps`` would take for the run's end; so a run whose rates follow a schedule trains in one
+piece and is measured once, at its end. ``--set KEY=VALUE`` and ``--candidate-steps`` change
+the recipe of every setting but the fp32 baseline, e.g. a shorter run with decaying rates:
+
+    python benchmarks/precision_quality.py --preset stylegan-mnist --seeds 0 \
+        --settings fp32,auto --candidate-steps 1500 --set optim.schedule=linear \
+        --set optim.decay_start=0.5
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import torch
 from common import quiet_config
 
 from ganforge.apps.gan import gan_trainer
+from ganforge.core.config import apply_override
 from ganforge.core.presets import load_preset_or_file
 from ganforge.metrics import evaluate
 
@@ -42,11 +48,15 @@ SETTINGS = {
 
 
 def run(
-    preset: str, setting: str, seed: int, steps: int, every: int
+    preset: str, setting: str, seed: int, steps: int, every: int, overrides: list[str]
 ) -> list[tuple[int, float, float]]:
     """[(step, training seconds so far, fid5k_lenet)] after each chunk."""
     _, cfg = load_preset_or_file(preset)
+    for assignment in overrides:
+        cfg = apply_override(cfg, assignment)
     cfg = quiet_config(cfg, seed=seed, steps=steps, **SETTINGS[setting])
+    if cfg.optim.schedule != "constant" or cfg.optim.warmup:
+        every = steps  # the schedule runs over the whole run: one piece
     curve = []
     with tempfile.TemporaryDirectory() as tmp:
         tr = gan_trainer(dataclasses.replace(cfg, steps=every), Path(tmp))
@@ -74,14 +84,30 @@ def main() -> None:
         default="fp32,bf16",
         help=f"comma-separated, fp32 first: {', '.join(SETTINGS)}",
     )
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config change for every setting but fp32 (repeatable)")  # fmt: skip
+    ap.add_argument("--candidate-steps", type=int, help="steps of every setting but fp32")
+    ap.add_argument("--fp32-known", metavar="SECONDS:FID",
+                    help="skip the fp32 runs: their training seconds and final FID from an "
+                    "earlier run of this script on the same machine")  # fmt: skip
     args = ap.parse_args()
     names = args.settings.split(",")
     if names[0] != "fp32" or any(n not in SETTINGS for n in names):
         ap.error(f"--settings must start with fp32 and name only {', '.join(SETTINGS)}")
     torch.set_num_threads(args.threads)
     curves = {
-        s: [run(args.preset, s, seed, args.steps, args.every) for seed in args.seeds] for s in names
+        s: [
+            run(args.preset, s, seed, args.steps, args.every, [])
+            if s == "fp32"
+            else run(args.preset, s, seed, args.candidate_steps or args.steps, args.every, args.set)
+            for seed in args.seeds
+        ]
+        for s in names
+        if not (s == "fp32" and args.fp32_known)
     }
+    if args.fp32_known:  # an earlier fp32 run of this script: its training s and final FID
+        secs, fid = (float(v) for v in args.fp32_known.split(":"))
+        curves = {"fp32": [[(args.steps, secs, fid)]], **curves}
     target = statistics.mean(c[-1][2] for c in curves["fp32"])
     print()
     print(
