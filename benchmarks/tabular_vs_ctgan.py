@@ -1,7 +1,8 @@
 """ganforge's tabular GAN against the ``ctgan`` package, on the built-in mixed tables.
 
     PYTHONPATH=src nice -n 5 python benchmarks/tabular_vs_ctgan.py \\
-        --ctgan-python /work/venv-ctgan/bin/python --seeds 0,1,2 --steps 300 --ganforge-steps 1000
+        --ctgan-python /work/venv-ctgan/bin/python --seeds 0,1,2,3,4 --steps 300 \\
+        --ganforge-steps 500
 
 ``ctgan`` trains with the paper's settings (batch 500, pac 10, Adam 2e-4 / betas 0.5, 0.9,
 weight decay 1e-6, G and D 256x256) for ``--steps`` optimizer steps on each table's fixed
