@@ -89,11 +89,9 @@ def run_ganforge(train, steps: int, seed: int, tmp: Path, settings: dict | None 
     import sklearn.mixture  # noqa: F401  (imported before the clock, as ctgan's script does)
 
     from ganforge.apps.tabular import TabularGAN
-    from ganforge.apps.tabular.frame import tabular_config
 
     t = time.perf_counter()
-    batch = tabular_config(**(settings or {})).batch_size
-    gan = TabularGAN(steps=steps, seed=seed, batch_size=batch, settings=settings)
+    gan = TabularGAN(steps=steps, seed=seed, settings=settings)
     gan.fit(train, out=tmp / "ganforge")
     fit_s = time.perf_counter() - t
     return gan.sample(len(train), seed=seed), fit_s

@@ -195,3 +195,11 @@ def test_reuse_fake_runs_the_generator_once_per_step(tmp_path, reuse):
     logs = [t.train_step() for _ in range(3)]
     assert len(calls) == (3 if reuse else 6)
     assert all(torch.isfinite(v).all() for rec in logs for v in rec.values())
+
+
+def test_batch_and_pac_come_from_the_preset_or_settings_unless_given():
+    assert TabularGAN().config(1000).batch_size == tabular_config().batch_size
+    cfg = TabularGAN(epochs=2, settings={"batch_size": 40, "tricks.pac": 4}).config(1000)
+    assert (cfg.batch_size, cfg.tricks.pac, cfg.steps) == (40, 4, 50)
+    cfg = TabularGAN(batch_size=50, pac=5, settings={"batch_size": 40}).config(10)
+    assert (cfg.batch_size, cfg.tricks.pac) == (50, 5)

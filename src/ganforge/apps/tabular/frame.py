@@ -50,12 +50,14 @@ class TabularGAN:
         epochs: passes over the table (steps = epochs x rows / batch_size, at least 1);
             ignored when ``steps`` is given.
         steps: training steps.
-        batch_size: rows per step (a multiple of ``pac``; 500 in the paper, 100 in the
-            ``tabular`` preset: more, cheaper steps for the same time; BENCHMARKS.md).
+        batch_size: rows per step (a multiple of ``pac``; 500 in the paper; None: the
+            ``tabular`` preset's 100, or ``settings["batch_size"]`` — more, cheaper steps
+            for the same time; BENCHMARKS.md).
         discrete, continuous: columns forced to that kind (else inferred from dtypes).
         seed: the run's seed.
         device: ``cpu``, ``cuda`` ... (``auto``: a GPU when there is one).
-        pac: rows the critic judges at once (10 in the paper).
+        pac: rows the critic judges at once (None: the preset's 10, the paper's, or
+            ``settings["tricks.pac"]``).
         **settings: other configuration keys, e.g. ``{"optim.lr_g": 1e-4}`` as
             ``settings={"optim.lr_g": 1e-4}``.
     """
@@ -65,12 +67,12 @@ class TabularGAN:
         *,
         epochs: int = 300,
         steps: int | None = None,
-        batch_size: int = 100,
+        batch_size: int | None = None,
         discrete: Sequence[str] = (),
         continuous: Sequence[str] = (),
         seed: int = 0,
         device: str = "cpu",
-        pac: int = 10,
+        pac: int | None = None,
         settings: dict[str, Any] | None = None,
         progress: bool = False,
     ) -> None:
@@ -84,10 +86,12 @@ class TabularGAN:
         self._tmp: tempfile.TemporaryDirectory | None = None
 
     def config(self, n_rows: int) -> TrainConfig:
+        cfg = tabular_config(**self.settings)
+        batch_size = cfg.batch_size if self.batch_size is None else self.batch_size
+        pac = cfg.tricks.pac if self.pac is None else self.pac
         steps = self.steps
         if steps is None:
-            steps = max(1, math.ceil(self.epochs * n_rows / self.batch_size))
-        cfg = tabular_config(**self.settings)
+            steps = max(1, math.ceil(self.epochs * n_rows / batch_size))
         args = dict(cfg.objective.args)
         if self.discrete:
             args["discrete"] = list(self.discrete)
@@ -96,12 +100,12 @@ class TabularGAN:
         return dataclasses.replace(
             cfg,
             steps=steps,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             seed=self.seed,
             device=self.device,
             data=dataclasses.replace(cfg.data, spec="DataFrame"),
             objective=dataclasses.replace(cfg.objective, args=args),
-            tricks=dataclasses.replace(cfg.tricks, pac=self.pac),
+            tricks=dataclasses.replace(cfg.tricks, pac=pac),
             log=dataclasses.replace(cfg.log, progress=self.progress),
         )
 
