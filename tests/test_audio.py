@@ -31,7 +31,13 @@ from ganforge.metrics.modality import (
     inception_score,
     noise_clips,
 )
-from ganforge.models.wavegan import PhaseShuffle, build_wavegan, phase_shuffle, plan_length
+from ganforge.models.wavegan import (
+    PhaseShuffle,
+    SpectrogramCritic,
+    build_wavegan,
+    phase_shuffle,
+    plan_length,
+)
 from tests.conftest import tiny_config
 
 
@@ -46,10 +52,51 @@ def test_wavegan_shapes_and_range(length):
     assert G.sample_rate == rate_for_length(length)
 
 
+@pytest.mark.parametrize("upsample", ["nearest", "linear"])
+def test_wavegan_interpolating_generator_lengthens_4x_per_layer(upsample):
+    G, _ = build_wavegan(z_dim=8, out_shape=(1, 1024), width=2, upsample=upsample)
+    ups = [m for m in G.net if isinstance(m, torch.nn.Upsample)]
+    assert len(ups) == plan_length(1024) and all(u.mode == upsample for u in ups)
+    assert G(torch.randn(2, 8)).shape == (2, 1, 1024)
+    with pytest.raises(ValueError, match="transpose, nearest, linear"):
+        build_wavegan(z_dim=8, out_shape=(1, 1024), upsample="cubic")
+
+
 def test_wavegan_rejects_bad_length():
     assert plan_length(16384) == 5 and plan_length(4096) == 4
     with pytest.raises(ValueError, match="16\\*4\\^k"):
         build_wavegan(z_dim=8, out_shape=(1, 4000))
+
+
+def test_spectrogram_critic_sees_a_sine_in_its_bin():
+    """A sine at bin k of a 256-point STFT peaks at row k of the log-magnitude image,
+    whose value follows |S| = A * n_fft / 4 for a Hann window; silence maps to ~0 (the
+    1e-8 that keeps sqrt differentiable: log1p(1e-4 / 0.01))."""
+    length, n_fft, k = 4096, 256, 19
+    t = torch.arange(length, dtype=torch.float64)
+    sine = (0.5 * torch.sin(2 * math.pi * k * t / n_fft)).float()
+    critic = SpectrogramCritic((1, length), width=4, n_fft=n_fft)
+    logmag = critic.log_magnitude(torch.stack([sine, torch.zeros(length)])[:, None])
+    assert logmag.shape == (2, 1, n_fft // 2 + 1, length // (n_fft // 4) + 1)
+    middle = logmag[0, 0, :, 32]
+    assert int(middle.argmax()) == k
+    assert float(middle[k]) == pytest.approx(math.log1p(0.5 * n_fft / 4 / 0.01), rel=1e-3)
+    assert float(logmag[1].abs().max()) == pytest.approx(math.log1p(0.01), rel=1e-3)
+
+
+def test_spectral_wavegan_critic_sums_both_scores_and_penalty_is_finite_at_silence():
+    torch.manual_seed(0)
+    _, D = build_wavegan(z_dim=8, out_shape=(1, 1024), width=2, spectral=4, spectral_fft=64)
+    x = torch.zeros(2, 1, 1024, requires_grad=True)  # silent bins: |S| = 0
+    score = D.eval()(x)  # eval: no random phase shuffle between the two calls
+    waveform_only = D.fc(D.net(x).flatten(1)).squeeze(1)
+    assert torch.allclose(score, waveform_only + D.spectral(x))
+    (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+    grad.square().sum().backward()
+    grads = [p.grad for p in D.spectral.parameters() if p.grad is not None]
+    assert len(grads) >= 4 and all(torch.isfinite(g).all() for g in grads)
+    with pytest.raises(ValueError, match="n_fft"):
+        build_wavegan(z_dim=8, out_shape=(1, 1024), width=2, spectral=4, spectral_fft=2048)
 
 
 def _reflect_shift(row: np.ndarray, s: int) -> np.ndarray:
