@@ -90,10 +90,10 @@ def test_spectral_wavegan_critic_sums_both_scores_and_penalty_is_finite_at_silen
     x = torch.zeros(2, 1, 1024, requires_grad=True)  # silent bins: |S| = 0
     score = D.eval()(x)  # eval: no random phase shuffle between the two calls
     waveform_only = D.fc(D.net(x).flatten(1)).squeeze(1)
-    assert torch.allclose(score, waveform_only + D.spectral(x))
+    assert torch.allclose(score, waveform_only + D.spectral_critic(x))
     (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
     grad.square().sum().backward()
-    grads = [p.grad for p in D.spectral.parameters() if p.grad is not None]
+    grads = [p.grad for p in D.spectral_critic.parameters() if p.grad is not None]
     assert len(grads) >= 4 and all(torch.isfinite(g).all() for g in grads)
     with pytest.raises(ValueError, match="n_fft"):
         build_wavegan(z_dim=8, out_shape=(1, 1024), width=2, spectral=4, spectral_fft=2048)

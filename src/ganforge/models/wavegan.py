@@ -269,14 +269,14 @@ class WaveGANDiscriminator(nn.Module):
             prev = c
         self.net = nn.Sequential(*layers)
         self.fc = nn.Linear(prev * BASE_LENGTH, 1)
-        self.spectral = (
+        self.spectral_critic = (
             SpectrogramCritic(in_shape, spectral, spectral_fft) if spectral > 0 else None
         )
 
     def forward(self, x: Tensor) -> Tensor:
         score = self.fc(self.net(x).flatten(1)).squeeze(1)
-        if self.spectral is not None:
-            score = score + self.spectral(x)
+        if self.spectral_critic is not None:
+            score = score + self.spectral_critic(x)
         return score
 
 
