@@ -379,6 +379,10 @@ class TrainConfig(_Checked):
     # NHWC memory layout for image models: true | false | auto (measured with the precision)
     channels_last: str = "auto"
     compile: bool = False  # torch.compile the G and D forward passes
+    # Networks that are plain Linear/ReLU chains (the 2-D presets' MLPs) train in fp32 with
+    # hand-written forward and backward passes, 2x faster than autograd at that size
+    # (ganforge.training.objectives.chain_step); false: autograd, as every other model.
+    hand_gradients: bool = True
     # CPU threads for this process's PyTorch ops (0 = PyTorch's default, one per core). One
     # is faster for tiny networks, where splitting each small matmul costs more than it saves.
     threads: int = 0

@@ -133,6 +133,18 @@ class ClassConditional(Protocol):
 
 
 @runtime_checkable
+class LinearChainNet(Protocol):
+    """A network that is, as built, a chain ``Linear -> act -> ... -> Linear`` with ReLU
+    (slope 0) or LeakyReLU(slope) between the layers, mapping (N, in) to (N, out) — which
+    lets a trainer run it with hand-written gradients
+    (:mod:`ganforge.training.linear_chain`). ``linear_chain()`` gives the layers and the
+    activation's negative slope, or None where this instance is not such a chain (extra
+    inputs, a minibatch-statistics layer, reparametrised weights)."""
+
+    def linear_chain(self) -> tuple[Sequence[nn.Linear], float] | None: ...
+
+
+@runtime_checkable
 class SampleWriter(Protocol):
     """Writes its own samples in its modality (audio clips, text lines) for the file types in
     ``sample_suffixes``; ``write_samples(x, path)`` returns the file written."""

@@ -11,10 +11,20 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from ganforge.core.registry import MODELS
 from ganforge.models.base import Generator
 from ganforge.models.layers import MinibatchStdDev
+
+
+def _plain_chain(net: nn.Sequential, slope: float) -> tuple[list[nn.Linear], float] | None:
+    """The Linear layers of ``net`` when it is exactly Linear/activation alternating with
+    plain weights (no spectral-norm parametrisation); else None."""
+    layers = [m for m in net if isinstance(m, nn.Linear)]
+    if len(net) != 2 * len(layers) - 1 or any(parametrize.is_parametrized(m) for m in layers):
+        return None
+    return layers, slope
 
 
 def _mlp(
@@ -71,6 +81,10 @@ class PointGenerator(Generator):
             z = torch.cat([self.cluster_embedding(k).to(z.dtype), z[:, 1:]], dim=1)
         return self.net(z).view(z.shape[0], *self.out_shape)
 
+    def linear_chain(self) -> tuple[list[nn.Linear], float] | None:
+        """The ReLU chain z (N, z_dim) -> (N, prod(out_shape)), without latent clusters."""
+        return None if self.latent_clusters else _plain_chain(self.net, 0.0)
+
 
 class PointDiscriminator(nn.Module):
     """Points (N, *in_shape) -> logits (N,).
@@ -88,6 +102,7 @@ class PointDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         sizes = [math.prod(in_shape), *hidden, 1]
+        self.slope = slope
         self.net = _mlp(sizes, lambda: nn.LeakyReLU(slope))
         if mbstd_group > 0:  # one extra input feature for the last layer
             self.net[-1] = nn.Linear(hidden[-1] + 1, 1)
@@ -95,6 +110,10 @@ class PointDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.flatten(1)).squeeze(1)
+
+    def linear_chain(self) -> tuple[list[nn.Linear], float] | None:
+        """The LeakyReLU chain (N, prod(in_shape)) -> (N, 1), without minibatch std."""
+        return _plain_chain(self.net, self.slope)
 
 
 @MODELS.register("toy2d")

@@ -65,6 +65,7 @@ class StepContext:
         generator: torch.Generator,
         dist: DistInfo,
         update: Callable[[str, Tensor], None],
+        update_with_grads: Callable[[str, Mapping[Tensor, Tensor]], None] | None = None,
         batcher: PermutationBatcher | None = None,
         data: TensorData | None = None,
     ) -> None:
@@ -77,6 +78,7 @@ class StepContext:
         self.step = 0
         self.last_real: Tensor | None = None
         self._update = update
+        self._update_with_grads = update_with_grads
         self._batcher = batcher
         self._x = self._y = None
         if data is not None:
@@ -96,6 +98,13 @@ class StepContext:
         """Backpropagate ``loss`` into optimizer group ``group``'s networks only, average
         the gradients across processes, skip a non-finite update, clip and step."""
         self._update(group, loss)
+
+    def update_with_grads(self, group: str, grads: Mapping[Tensor, Tensor]) -> None:
+        """:meth:`update` from gradients the step computed itself (parameter -> gradient;
+        e.g. by :mod:`ganforge.training.linear_chain`) instead of a loss to backpropagate."""
+        if self._update_with_grads is None:
+            raise RuntimeError("this context takes losses only (no update_with_grads)")
+        self._update_with_grads(group, grads)
 
     def local(self, x: Tensor) -> Tensor:
         """This process's share of a global draw ``x`` (N, ...), moved to the device."""

@@ -20,7 +20,7 @@ import copy
 import signal
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,7 @@ class Trainer:
             generator=self.train_gen,
             dist=self.dist,
             update=self.update,
+            update_with_grads=self.update_with_grads,
             batcher=self.batcher,
             data=self.data if self.objective.batches_from_data else None,
         )
@@ -247,6 +248,26 @@ class Trainer:
             scaler.unscale_(opt)
         else:
             loss.backward(inputs=inputs)
+        self._apply_gradients(group)
+
+    def update_with_grads(self, group: str, grads: Mapping[Tensor, Tensor]) -> None:
+        """``update`` from gradients computed by the step itself (parameter -> its
+        gradient; parameters left out get none): averaged, checked, clipped, stepped."""
+        if self.scalers.get(group) is not None:
+            raise RuntimeError("gradients computed by the step need fp32 or bf16, not fp16")
+        self.optimizers[group].zero_grad(set_to_none=True)
+        owned = {id(p) for p in self.group_params[group]}
+        for p, g in grads.items():
+            if id(p) not in owned:
+                raise ValueError(f"a gradient for a parameter outside group {group!r}")
+            p.grad = g
+        self._apply_gradients(group)
+
+    def _apply_gradients(self, group: str) -> None:
+        """Average the group's gradients across processes, skip a non-finite update, clip
+        and step the group's optimizer."""
+        opt = self.optimizers[group]
+        scaler = self.scalers.get(group)
         params = [p for p in self.group_params[group] if p.grad is not None]
         average_gradients(params, self.dist)
         norm = total_grad_norm(params)

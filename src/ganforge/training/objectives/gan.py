@@ -29,6 +29,7 @@ from ganforge.models.base import DataBound, SampleWriter, StyleBased
 from ganforge.training.augment import AdaptiveAugment, diff_augment
 from ganforge.training.losses import build_loss
 from ganforge.training.objective import OBJECTIVES, Objective, StepContext
+from ganforge.training.objectives.chain_step import ChainStep, unsupported_reason
 from ganforge.training.path_length import PathLengthPenalty
 from ganforge.training.regularizers import clip_weights_, d_penalties, r1_due
 
@@ -73,6 +74,7 @@ class GanObjective(Objective):
         self.path_length = PathLengthPenalty() if tricks.pl_weight > 0 else None
         self.d_updates = 0  # D updates so far (R1's lazy interval counts these)
         self.fixed_z: Tensor | None = None
+        self.chain_step: ChainStep | None = None
         self._mode_centers = mixture_centers(data.name)
 
     def _make_augment(self) -> Any:
@@ -132,11 +134,7 @@ class GanObjective(Objective):
         self, ctx: StepContext, d_real: Tensor, d_fake: Tensor, real: Tensor, fake: Tensor
     ) -> Tensor:
         """D's adversarial loss plus its regularisers (gradient penalty, lazy R1)."""
-        t = self.cfg.tricks
-        if t.label_smoothing or t.label_flip:
-            loss = self._bce_with_targets(d_real, d_fake)
-        else:
-            loss = self.loss.d(d_real, d_fake)
+        loss = self.adversarial_d_loss(d_real, d_fake)
         if self.loss.gp_weight > 0 or r1_due(self.loss, self.d_updates):
             loss = loss + d_penalties(
                 self.loss,
@@ -150,6 +148,14 @@ class GanObjective(Objective):
             self.augment.update(d_real)
         self.d_updates += 1
         return loss
+
+    def adversarial_d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        """D's adversarial loss on its logits (N,): ``loss.name``'s, or BCE with smoothed
+        or flipped labels when ``tricks`` ask for them."""
+        t = self.cfg.tricks
+        if t.label_smoothing or t.label_flip:
+            return self._bce_with_targets(d_real, d_fake)
+        return self.loss.d(d_real, d_fake)
 
     def _bce_with_targets(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
         """BCE with one-sided smoothed targets and randomly flipped labels."""
@@ -183,7 +189,15 @@ class GanObjective(Objective):
         return self.augment.stats() if isinstance(self.augment, AdaptiveAugment) else {}
 
     # ------------------------------------------------------------------ the step
+    def setup(self, ctx: StepContext) -> None:
+        """Chain networks (the 2-D mixtures' MLPs) train with hand-written gradients."""
+        if unsupported_reason(self, ctx) is None:
+            self.chain_step = ChainStep(self, ctx)
+
     def step(self, ctx: StepContext) -> dict[str, Tensor]:
+        if self.chain_step is not None and ctx.precision == "fp32":
+            loss_d, loss_g, d_real, d_fake = self.chain_step.step(ctx)
+            return {**adversarial_logs(loss_d, loss_g, d_real, d_fake), **self.step_logs()}
         d_steps = self.cfg.optim.d_steps
         for i in range(d_steps):
             real, _ = ctx.next_batch()

@@ -1,0 +1,117 @@
+"""Forward and backward passes of a chain of linear layers with a piecewise-linear
+activation, written out by hand — the 2-D mixtures' networks trained without autograd.
+
+A chain is ``Linear -> act -> Linear -> act -> ... -> Linear`` with ``act`` ReLU
+(``slope = 0``) or LeakyReLU(``slope``). The 2-D presets' networks are such chains of
+128- and 64-unit layers, and at that size a training step is overhead, not arithmetic: one
+autograd step of ``gan-ring8`` runs ~300 small operators, each paying for dispatch, for
+autograd's graph and for a fresh output tensor, where the matrix products alone take a
+third of the step. Written out, the same step is ~60 operators, the backward of each
+activation one fused kernel (``threshold_backward`` / ``leaky_relu_backward``), no graph.
+
+Shapes: ``x`` (N, in); activations ``acts = [x, h_1, ..., h_{L-1}, out]`` with ``h_i``
+(N, width_i) the post-activation outputs and ``out`` (N, out) the last layer's (linear)
+output; gradients of weights (out_i, in_i) and biases (out_i,) in the layers' order.
+
+R1 (Mescheder et al. 2018) needs the gradient of ``||grad_x D(x)||^2`` with respect to D's
+weights — a double backward under autograd. For a chain with a piecewise-linear activation
+it has a closed form: with the activation's slopes ``m_i`` (1 or ``slope``) fixed at the
+sample, ``grad_x D(x) = ((w_L * m_{L-1}) W_{L-1} * m_{L-2} ... ) W_1`` is a chain of
+linear maps, the slopes have zero derivative almost everywhere (autograd's double backward
+of ReLU/LeakyReLU uses the same), and the penalty's weight gradients are this backward
+chain's own backward pass (:func:`r1_weight_grads`; checked against autograd in the tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+Tensor = torch.Tensor
+
+#: Weight and bias gradients of one layer: (out, in) and (out,).
+LayerGrads = tuple[Tensor, Tensor]
+
+
+def _act_backward(grad: Tensor, h: Tensor, slope: float) -> Tensor:
+    """Gradient through the activation, given its output ``h`` (the sign of the output is
+    the sign of the input for ReLU and for LeakyReLU with a positive slope)."""
+    if slope == 0.0:
+        return torch.ops.aten.threshold_backward(grad, h, 0.0)
+    return torch.ops.aten.leaky_relu_backward(grad, h, slope, True)
+
+
+def chain_forward(layers: Sequence[nn.Linear], slope: float, x: Tensor) -> list[Tensor]:
+    """The chain on ``x`` (N, in): ``[x, h_1, ..., out]``, every activation kept for the
+    backward pass. Runs without a graph."""
+    acts = [x]
+    last = len(layers) - 1
+    for i, layer in enumerate(layers):
+        a = torch.addmm(layer.bias, acts[-1], layer.weight.t())
+        if i < last:
+            a = torch.relu_(a) if slope == 0.0 else torch.nn.functional.leaky_relu_(a, slope)
+        acts.append(a)
+    return acts
+
+
+def chain_backward(
+    layers: Sequence[nn.Linear],
+    slope: float,
+    acts: Sequence[Tensor],
+    grad_out: Tensor,
+    *,
+    weight_grads: bool = True,
+    input_grad: bool = False,
+) -> tuple[list[LayerGrads], Tensor | None]:
+    """Backpropagate ``grad_out`` (N, out), the loss's gradient with respect to the chain's
+    output, through the chain whose forward pass gave ``acts``.
+
+    Returns the layers' (weight, bias) gradients (an empty list without ``weight_grads``)
+    and the gradient with respect to the input (N, in) when ``input_grad``.
+    """
+    grads: list[LayerGrads] = []
+    g = grad_out
+    for i in range(len(layers) - 1, -1, -1):
+        if weight_grads:
+            grads.append((g.t().mm(acts[i]), g.sum(0)))
+        if i == 0 and not input_grad:
+            break
+        g = g.mm(layers[i].weight)
+        if i > 0:
+            g = _act_backward(g, acts[i], slope)
+    grads.reverse()
+    return grads, (g if input_grad else None)
+
+
+def r1_weight_grads(
+    layers: Sequence[nn.Linear], slope: float, acts: Sequence[Tensor], scale: float
+) -> tuple[list[Tensor], Tensor]:
+    """Weight gradients of ``scale * mean_n ||grad_x D(x_n)||^2`` for a chain D with one
+    output, from the activations of D's forward pass on the real batch ``x`` (N, in).
+
+    Returns the weight gradients in the layers' order (biases get none: the input gradient
+    of a piecewise-linear chain does not depend on them) and the penalty's value (a 0-dim
+    tensor, for logging).
+    """
+    n = acts[0].shape[0]
+    if layers[-1].weight.shape[0] != 1:
+        raise ValueError(f"R1 needs a one-output chain, got {layers[-1].weight.shape[0]} outputs")
+    slopes = [_act_backward(torch.ones_like(h), h, slope) for h in acts[1:-1]]
+    # u[j]: gradient of D's output with respect to layer j's pre-activation, (N, out_j)
+    u: list[Tensor] = []
+    grad = layers[-1].weight.expand(n, -1)  # with respect to the last layer's input
+    for j in range(len(layers) - 2, -1, -1):
+        u.append(grad * slopes[j])
+        grad = u[-1].mm(layers[j].weight)
+    u.reverse()
+    grad_x = grad  # (N, in)
+    penalty = scale * grad_x.square().sum(1).mean()
+    du = grad_x * (2.0 * scale / n)  # d penalty / d grad_x
+    weights: list[Tensor] = []
+    for j in range(len(layers) - 1):
+        weights.append(u[j].t().mm(du))  # grad_x = u_j W_j ...: dW_j = u_j^T du
+        du = du.mm(layers[j].weight.t()) * slopes[j]
+    weights.append(du.sum(0, keepdim=True))  # the last weight enters every row of grad
+    return weights, penalty
