@@ -140,3 +140,20 @@ def test_spectral_norm_makes_a_network_no_plain_chain():
     apply_spectral_norm(D)
     assert D.linear_chain() is None
     del cfg
+
+
+def test_closed_form_loss_gradients_match_autograd():
+    from ganforge.training.losses import build_loss
+
+    loss = build_loss("ns")
+    torch.manual_seed(1)
+    real = (torch.randn(30) * 3).requires_grad_()
+    fake = (torch.randn(20) * 3).requires_grad_()
+    value, grad_real, grad_fake = loss.d_grads(real.detach(), fake.detach())
+    torch.testing.assert_close(value, loss.d(real, fake))
+    expected = torch.autograd.grad(loss.d(real, fake), [real, fake])
+    torch.testing.assert_close(grad_real, expected[0])
+    torch.testing.assert_close(grad_fake, expected[1])
+    value, grad_fake = loss.g_grad(fake.detach())
+    torch.testing.assert_close(value, loss.g(None, fake))
+    torch.testing.assert_close(grad_fake, torch.autograd.grad(loss.g(None, fake), fake)[0])

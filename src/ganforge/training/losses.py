@@ -73,6 +73,12 @@ class AdversarialLoss:
         r1_interval: lazy regularisation interval (StyleGAN2 uses 16; 1 = every step).
         d_weight_clip: after each D update clamp every D parameter to
             ``[-d_weight_clip, d_weight_clip]`` (WGAN uses 0.01; 0 = off).
+        d_grads: optional closed form of ``d`` and its gradients,
+            ``(real, fake) -> (loss, d loss/d real, d loss/d fake)``, for steps that
+            differentiate by hand (:mod:`ganforge.training.objectives.chain_step`); None:
+            they differentiate ``d`` with autograd.
+        g_grad: the same for ``g`` with real logits unused: ``fake -> (loss, d loss/d
+            fake)``.
     """
 
     d: Callable[[Tensor, Tensor], Tensor]
@@ -83,6 +89,8 @@ class AdversarialLoss:
     r1_gamma: float = 0.0
     r1_interval: int = 1
     d_weight_clip: float = 0.0
+    d_grads: Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]] | None = None
+    g_grad: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None
 
     def __post_init__(self) -> None:
         for name in ("gp_weight", "r1_gamma", "d_weight_clip"):
@@ -142,6 +150,14 @@ def bce_d_loss(real: Tensor, fake: Tensor) -> Tensor:
     return _softplus_mean(-real.float()) + _softplus_mean(fake.float())
 
 
+def bce_d_loss_and_grads(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`bce_d_loss` and its gradients: ``-sigmoid(-real) / N``, ``sigmoid(fake) / M``
+    (``d softplus(t) / dt = sigmoid(t)``)."""
+    r, f = real.float(), fake.float()
+    loss = _softplus_mean(-r) + _softplus_mean(f)
+    return loss, torch.sigmoid(-r).neg_().div_(r.numel()), torch.sigmoid(f).div_(f.numel())
+
+
 def minimax_g_loss(real: Tensor | None, fake: Tensor) -> Tensor:
     """Original minimax G loss ``E[log(1 - sigmoid(fake))] = -E[softplus(fake)]``."""
     return -_softplus_mean(fake.float())
@@ -150,6 +166,12 @@ def minimax_g_loss(real: Tensor | None, fake: Tensor) -> Tensor:
 def ns_g_loss(real: Tensor | None, fake: Tensor) -> Tensor:
     """Non-saturating G loss ``E[-log sigmoid(fake)] = E[softplus(-fake)]``."""
     return _softplus_mean(-fake.float())
+
+
+def ns_g_loss_and_grad(fake: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`ns_g_loss` and its gradient ``-sigmoid(-fake) / N``."""
+    f = fake.float()
+    return _softplus_mean(-f), torch.sigmoid(-f).neg_().div_(f.numel())
 
 
 # ----------------------------------------------------------------------------- WGAN
@@ -230,7 +252,7 @@ LOSSES.add(
 )
 LOSSES.add(
     "ns",
-    AdversarialLoss(bce_d_loss, ns_g_loss),
+    AdversarialLoss(bce_d_loss, ns_g_loss, d_grads=bce_d_loss_and_grads, g_grad=ns_g_loss_and_grad),
     help="BCE with the non-saturating G loss (default)",
 )
 LOSSES.add(

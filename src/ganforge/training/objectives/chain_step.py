@@ -92,6 +92,16 @@ class ChainStep:
         self.g: Chain = ctx.nets["G"].linear_chain()  # type: ignore[union-attr, assignment]
         self.d: Chain = ctx.nets["D"].linear_chain()  # type: ignore[union-attr, assignment]
 
+    def _d_loss_and_grad(self, logits: Tensor, n: int) -> tuple[Tensor, Tensor]:
+        """D's adversarial loss on [real | fake] logits (2N,), and its gradient (2N,): the
+        loss's closed form where it has one, else autograd on the logits."""
+        obj = self.objective
+        tricks = obj.cfg.tricks
+        if obj.loss.d_grads is not None and not (tricks.label_smoothing or tricks.label_flip):
+            loss, grad_real, grad_fake = obj.loss.d_grads(logits[:n], logits[n:])
+            return loss, torch.cat([grad_real, grad_fake])
+        return _loss_and_grad(lambda o: obj.adversarial_d_loss(o[:n], o[n:]), logits)
+
     def step(self, ctx: StepContext) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The step's updates; returns D's and G's losses and the last D update's logits
         on the real and the fake batch, (N,) each."""
@@ -109,9 +119,7 @@ class ChainStep:
                 n = real.shape[0]
                 d_acts = chain_forward(d_layers, d_slope, torch.cat([real, fake]))
                 logits = d_acts[-1].squeeze(1)
-                loss_d, grad_logits = _loss_and_grad(
-                    lambda o, n=n: obj.adversarial_d_loss(o[:n], o[n:]), logits
-                )
+                loss_d, grad_logits = self._d_loss_and_grad(logits, n)
                 grads, _ = chain_backward(d_layers, d_slope, d_acts, grad_logits.unsqueeze(1))
                 if r1_due(loss, obj.d_updates):
                     scale = 0.5 * loss.r1_gamma * loss.r1_interval
@@ -133,7 +141,12 @@ class ChainStep:
             logits = d_acts[-1].squeeze(1)
             m = fake.shape[0]
             real_logits = logits[m:] if uses_real else None
-            loss_g, grad_fake_logits = _loss_and_grad(lambda o: loss.g(real_logits, o), logits[:m])
+            if loss.g_grad is not None and not uses_real:
+                loss_g, grad_fake_logits = loss.g_grad(logits)
+            else:
+                loss_g, grad_fake_logits = _loss_and_grad(
+                    lambda o: loss.g(real_logits, o), logits[:m]
+                )
             grad_logits = grad_fake_logits.unsqueeze(1)
             if uses_real:  # the real logits are constants of G's loss
                 grad_logits = torch.cat([grad_logits, torch.zeros_like(grad_logits)])
