@@ -12,7 +12,7 @@ from torch import nn
 from ganforge.core.config import LossConfig
 from ganforge.models.base import LinearChainNet
 from ganforge.models.layers import apply_spectral_norm
-from ganforge.training.linear_chain import chain_backward, chain_forward, r1_weight_grads
+from ganforge.training.linear_chain import Chain, chain_backward, chain_forward, r1_weight_grads
 from ganforge.training.trainer import Trainer
 from tests.conftest import tiny_config
 
@@ -43,13 +43,14 @@ def test_chain_gradients_and_r1_match_autograd(slope, sizes):
     expected = torch.autograd.grad(loss, [*params, x])
 
     with torch.no_grad():
-        acts = chain_forward(layers, slope, x.detach())
+        chain = Chain.of(layers, slope)
+        acts = chain_forward(chain, x.detach())
         torch.testing.assert_close(acts[-1], out.detach())
         grads, grad_in = chain_backward(
-            layers, slope, acts, -torch.sigmoid(-acts[-1]) / out.numel(), input_grad=True
+            chain, acts, -torch.sigmoid(-acts[-1]) / out.numel(), input_grad=True
         )
         if with_r1:
-            r1, penalty = r1_weight_grads(layers, slope, acts, 0.7)
+            r1, penalty = r1_weight_grads(chain, acts, 0.7)
             grads = [(gw + r, gb) for (gw, gb), r in zip(grads, r1, strict=True)]
             torch.testing.assert_close(penalty, 0.7 * grad_x.square().sum(1).mean())
     got = [t for pair in grads for t in pair]
@@ -157,3 +158,22 @@ def test_closed_form_loss_gradients_match_autograd():
     value, grad_fake = loss.g_grad(fake.detach())
     torch.testing.assert_close(value, loss.g(None, fake))
     torch.testing.assert_close(grad_fake, torch.autograd.grad(loss.g(None, fake), fake)[0])
+
+
+def test_the_step_keeps_training_the_networks_weights_after_a_guard_rollback(tmp_path):
+    """The hand-written step holds the layers' tensors; a rollback must load into them."""
+    t = Trainer(_toy_cfg(), tmp_path)
+    t.train_step()
+    t.guard.snapshot(1)
+    saved = t.nets["G"].state_dict()
+    saved = {k: v.clone() for k, v in saved.items()}
+    t.train_step()
+    t.guard.rollback(2, "test")
+    layers, _ = t.nets["G"].linear_chain()
+    chain = t.objective.chain_step.g
+    assert all(w is m.weight for w, m in zip(chain.weights, layers, strict=True))
+    for k, v in t.nets["G"].state_dict().items():
+        assert v.equal(saved[k]), k
+    before = chain.weights[1].clone()
+    t.train_step()
+    assert not chain.weights[1].equal(before)

@@ -25,6 +25,7 @@ chain's own backward pass (:func:`r1_weight_grads`; checked against autograd in 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -35,6 +36,36 @@ Tensor = torch.Tensor
 LayerGrads = tuple[Tensor, Tensor]
 
 
+@dataclass(frozen=True)
+class Chain:
+    """A chain's parameters — the layers' own tensors, which optimizers, the guard and
+    checkpoint loading update in place — and its activation's negative slope. Held as
+    tensors, with the weights' transposed views made once: a step reads each weight six
+    times, and ``module.weight`` / ``.t()`` cost ~1-2 us a read at these sizes."""
+
+    weights: tuple[Tensor, ...]  # (out_i, in_i)
+    biases: tuple[Tensor, ...]  # (out_i,)
+    slope: float
+    weights_t: tuple[Tensor, ...] = field(init=False)  # (in_i, out_i) views
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights_t", tuple(w.t() for w in self.weights))
+
+    @classmethod
+    def of(cls, layers: Sequence[nn.Linear], slope: float) -> Chain:
+        return cls(tuple(m.weight for m in layers), tuple(m.bias for m in layers), slope)
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    def parameters_with(self, grads: Sequence[LayerGrads]) -> dict[Tensor, Tensor]:
+        """Parameter -> gradient, from per-layer (weight, bias) gradients."""
+        out: dict[Tensor, Tensor] = {}
+        for w, b, (gw, gb) in zip(self.weights, self.biases, grads, strict=True):
+            out[w], out[b] = gw, gb
+        return out
+
+
 def _act_backward(grad: Tensor, h: Tensor, slope: float) -> Tensor:
     """Gradient through the activation, given its output ``h`` (the sign of the output is
     the sign of the input for ReLU and for LeakyReLU with a positive slope)."""
@@ -43,13 +74,14 @@ def _act_backward(grad: Tensor, h: Tensor, slope: float) -> Tensor:
     return torch.ops.aten.leaky_relu_backward(grad, h, slope, True)
 
 
-def chain_forward(layers: Sequence[nn.Linear], slope: float, x: Tensor) -> list[Tensor]:
+def chain_forward(chain: Chain, x: Tensor) -> list[Tensor]:
     """The chain on ``x`` (N, in): ``[x, h_1, ..., out]``, every activation kept for the
     backward pass. Runs without a graph."""
     acts = [x]
-    last = len(layers) - 1
-    for i, layer in enumerate(layers):
-        a = torch.addmm(layer.bias, acts[-1], layer.weight.t())
+    last = len(chain) - 1
+    slope = chain.slope
+    for i in range(len(chain)):
+        a = torch.addmm(chain.biases[i], acts[-1], chain.weights_t[i])
         if i < last:
             a = torch.relu_(a) if slope == 0.0 else torch.nn.functional.leaky_relu_(a, slope)
         acts.append(a)
@@ -57,8 +89,7 @@ def chain_forward(layers: Sequence[nn.Linear], slope: float, x: Tensor) -> list[
 
 
 def chain_backward(
-    layers: Sequence[nn.Linear],
-    slope: float,
+    chain: Chain,
     acts: Sequence[Tensor],
     grad_out: Tensor,
     *,
@@ -73,20 +104,20 @@ def chain_backward(
     """
     grads: list[LayerGrads] = []
     g = grad_out
-    for i in range(len(layers) - 1, -1, -1):
+    for i in range(len(chain) - 1, -1, -1):
         if weight_grads:
             grads.append((g.t().mm(acts[i]), g.sum(0)))
         if i == 0 and not input_grad:
             break
-        g = g.mm(layers[i].weight)
+        g = g.mm(chain.weights[i])
         if i > 0:
-            g = _act_backward(g, acts[i], slope)
+            g = _act_backward(g, acts[i], chain.slope)
     grads.reverse()
     return grads, (g if input_grad else None)
 
 
 def r1_weight_grads(
-    layers: Sequence[nn.Linear], slope: float, acts: Sequence[Tensor], scale: float
+    chain: Chain, acts: Sequence[Tensor], scale: float
 ) -> tuple[list[Tensor], Tensor]:
     """Weight gradients of ``scale * mean_n ||grad_x D(x_n)||^2`` for a chain D with one
     output, from the activations of D's forward pass on the real batch ``x`` (N, in).
@@ -96,22 +127,23 @@ def r1_weight_grads(
     tensor, for logging).
     """
     n = acts[0].shape[0]
-    if layers[-1].weight.shape[0] != 1:
-        raise ValueError(f"R1 needs a one-output chain, got {layers[-1].weight.shape[0]} outputs")
-    slopes = [_act_backward(torch.ones_like(h), h, slope) for h in acts[1:-1]]
+    w = chain.weights
+    if w[-1].shape[0] != 1:
+        raise ValueError(f"R1 needs a one-output chain, got {w[-1].shape[0]} outputs")
+    slopes = [_act_backward(torch.ones_like(h), h, chain.slope) for h in acts[1:-1]]
     # u[j]: gradient of D's output with respect to layer j's pre-activation, (N, out_j)
     u: list[Tensor] = []
-    grad = layers[-1].weight.expand(n, -1)  # with respect to the last layer's input
-    for j in range(len(layers) - 2, -1, -1):
+    grad = w[-1].expand(n, -1)  # with respect to the last layer's input
+    for j in range(len(w) - 2, -1, -1):
         u.append(grad * slopes[j])
-        grad = u[-1].mm(layers[j].weight)
+        grad = u[-1].mm(w[j])
     u.reverse()
     grad_x = grad  # (N, in)
     penalty = scale * grad_x.square().sum(1).mean()
     du = grad_x * (2.0 * scale / n)  # d penalty / d grad_x
     weights: list[Tensor] = []
-    for j in range(len(layers) - 1):
+    for j in range(len(w) - 1):
         weights.append(u[j].t().mm(du))  # grad_x = u_j W_j ...: dW_j = u_j^T du
-        du = du.mm(layers[j].weight.t()) * slopes[j]
+        du = du.mm(chain.weights_t[j]) * slopes[j]
     weights.append(du.sum(0, keepdim=True))  # the last weight enters every row of grad
     return weights, penalty

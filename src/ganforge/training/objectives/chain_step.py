@@ -20,19 +20,13 @@ spectral norm or PacGAN packing); ``hand_gradients = false`` turns it off.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
 from ganforge.models.base import LinearChainNet
-from ganforge.training.linear_chain import (
-    LayerGrads,
-    chain_backward,
-    chain_forward,
-    r1_weight_grads,
-)
+from ganforge.training.linear_chain import Chain, chain_backward, chain_forward, r1_weight_grads
 from ganforge.training.objective import StepContext
 from ganforge.training.regularizers import clip_weights_, r1_due
 
@@ -40,7 +34,6 @@ if TYPE_CHECKING:
     from ganforge.training.objectives.gan import GanObjective
 
 Tensor = torch.Tensor
-Chain = tuple[Sequence[nn.Linear], float]
 
 
 def _loss_and_grad(loss_fn: Callable[[Tensor], Tensor], logits: Tensor) -> tuple[Tensor, Tensor]:
@@ -50,14 +43,6 @@ def _loss_and_grad(loss_fn: Callable[[Tensor], Tensor], logits: Tensor) -> tuple
         loss = loss_fn(leaf)
         (grad,) = torch.autograd.grad(loss, leaf)
     return loss.detach(), grad
-
-
-def _by_parameter(layers: Sequence[nn.Linear], grads: Sequence[LayerGrads]) -> dict[Tensor, Tensor]:
-    return {
-        p: g
-        for layer, (gw, gb) in zip(layers, grads, strict=True)
-        for p, g in ((layer.weight, gw), (layer.bias, gb))
-    }
 
 
 def unsupported_reason(objective: GanObjective, ctx: StepContext) -> str | None:
@@ -89,8 +74,8 @@ class ChainStep:
         if reason is not None:
             raise ValueError(f"the hand-written step cannot run this model: {reason}")
         self.objective = objective
-        self.g: Chain = ctx.nets["G"].linear_chain()  # type: ignore[union-attr, assignment]
-        self.d: Chain = ctx.nets["D"].linear_chain()  # type: ignore[union-attr, assignment]
+        self.g = Chain.of(*ctx.nets["G"].linear_chain())  # type: ignore[union-attr, misc]
+        self.d = Chain.of(*ctx.nets["D"].linear_chain())  # type: ignore[union-attr, misc]
 
     def _d_loss_and_grad(self, logits: Tensor, n: int) -> tuple[Tensor, Tensor]:
         """D's adversarial loss on [real | fake] logits (2N,), and its gradient (2N,): the
@@ -106,38 +91,33 @@ class ChainStep:
         """The step's updates; returns D's and G's losses and the last D update's logits
         on the real and the fake batch, (N,) each."""
         obj, cfg = self.objective, self.objective.cfg
-        g_layers, g_slope = self.g
-        d_layers, d_slope = self.d
+        G, D = self.g, self.d
         loss = obj.loss
         with torch.no_grad():
             for _ in range(cfg.optim.d_steps):
                 real, _labels = ctx.next_batch()
                 real = real.flatten(1)
                 z = obj.latents(ctx, cfg.batch_size)
-                g_acts = chain_forward(g_layers, g_slope, z)
+                g_acts = chain_forward(G, z)
                 fake = g_acts[-1]
                 n = real.shape[0]
-                d_acts = chain_forward(d_layers, d_slope, torch.cat([real, fake]))
+                d_acts = chain_forward(D, torch.cat([real, fake]))
                 logits = d_acts[-1].squeeze(1)
                 loss_d, grad_logits = self._d_loss_and_grad(logits, n)
-                grads, _ = chain_backward(d_layers, d_slope, d_acts, grad_logits.unsqueeze(1))
+                grads, _ = chain_backward(D, d_acts, grad_logits.unsqueeze(1))
                 if r1_due(loss, obj.d_updates):
                     scale = 0.5 * loss.r1_gamma * loss.r1_interval
-                    r1_grads, penalty = r1_weight_grads(
-                        d_layers, d_slope, [a[:n] for a in d_acts], scale
-                    )
+                    r1_grads, penalty = r1_weight_grads(D, [a[:n] for a in d_acts], scale)
                     grads = [(gw + r, gb) for (gw, gb), r in zip(grads, r1_grads, strict=True)]
                     loss_d = loss_d + penalty
                 obj.d_updates += 1
-                ctx.update_with_grads("D", _by_parameter(d_layers, grads))
+                ctx.update_with_grads("D", D.parameters_with(grads))
                 if loss.d_weight_clip > 0:
                     clip_weights_(ctx.nets["D"], loss.d_weight_clip)
             d_real, d_fake = logits[:n], logits[n:]
 
             uses_real = loss.g_uses_real
-            d_acts = chain_forward(
-                d_layers, d_slope, torch.cat([fake, real]) if uses_real else fake
-            )
+            d_acts = chain_forward(D, torch.cat([fake, real]) if uses_real else fake)
             logits = d_acts[-1].squeeze(1)
             m = fake.shape[0]
             real_logits = logits[m:] if uses_real else None
@@ -151,8 +131,8 @@ class ChainStep:
             if uses_real:  # the real logits are constants of G's loss
                 grad_logits = torch.cat([grad_logits, torch.zeros_like(grad_logits)])
             _, grad_fake = chain_backward(
-                d_layers, d_slope, d_acts, grad_logits, weight_grads=False, input_grad=True
+                D, d_acts, grad_logits, weight_grads=False, input_grad=True
             )
-            grads, _ = chain_backward(g_layers, g_slope, g_acts, grad_fake[:m])
-            ctx.update_with_grads("G", _by_parameter(g_layers, grads))
+            grads, _ = chain_backward(G, g_acts, grad_fake[:m])
+            ctx.update_with_grads("G", G.parameters_with(grads))
         return loss_d, loss_g, d_real, d_fake
