@@ -84,6 +84,8 @@ class FusedAdam:
             self.param_groups.append(group)
         # per parameter: [step (float32 scalar on the parameter's device), exp_avg, exp_avg_sq]
         self.state: dict[Tensor, dict[str, Tensor]] = {}
+        # group index -> (ids of the parameters with gradients, their tensors in buckets)
+        self._bucket_cache: dict[int, tuple[tuple[int, ...], list[list[list[Tensor]]]]] = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
@@ -110,27 +112,35 @@ class FusedAdam:
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
         kernel = torch._fused_adamw_ if self.decoupled else torch._fused_adam_
-        for group in self.param_groups:
-            # the kernel takes one device and dtype per call
-            buckets: dict[tuple[torch.device, torch.dtype], list[list[Tensor]]] = {}
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self._state_of(p)
-                lists = buckets.setdefault((p.device, p.dtype), [[], [], [], [], []])
-                for lst, t in zip(
-                    lists, (p, p.grad, st["exp_avg"], st["exp_avg_sq"], st["step"]), strict=True
-                ):
-                    lst.append(t)
+        for index, group in enumerate(self.param_groups):
             beta1, beta2 = group["betas"]
-            for params, grads, exp_avgs, exp_avg_sqs, steps in buckets.values():
+            for params, exp_avgs, exp_avg_sqs, steps in self._buckets(index, group):
                 torch._foreach_add_(steps, 1)
                 kernel(
-                    params, grads, exp_avgs, exp_avg_sqs, [], steps,
+                    params, [p.grad for p in params], exp_avgs, exp_avg_sqs, [], steps,
                     amsgrad=False, lr=group["lr"], beta1=beta1, beta2=beta2,
                     weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
                     grad_scale=None, found_inf=None,
                 )  # fmt: skip
+
+    def _buckets(self, index: int, group: dict[str, Any]) -> list[list[list[Tensor]]]:
+        """The group's parameters that have gradients, with their state tensors, in lists
+        per device and dtype (the kernel takes one of each per call): built when that set
+        changes or the state is loaded, else reused — rebuilding them costs more than the
+        kernel for a small network's handful of tensors."""
+        with_grad = [p for p in group["params"] if p.grad is not None]
+        key = tuple(map(id, with_grad))
+        cached = self._bucket_cache.get(index)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        buckets: dict[tuple[torch.device, torch.dtype], list[list[Tensor]]] = {}
+        for p in with_grad:
+            st = self._state_of(p)
+            lists = buckets.setdefault((p.device, p.dtype), [[], [], [], []])
+            for lst, t in zip(lists, (p, st["exp_avg"], st["exp_avg_sq"], st["step"]), strict=True):
+                lst.append(t)
+        self._bucket_cache[index] = (key, list(buckets.values()))
+        return self._bucket_cache[index][1]
 
     # ------------------------------------------------------------------ state
     def _params(self) -> list[Tensor]:
@@ -168,6 +178,7 @@ class FusedAdam:
                 if key in saved:
                     group[key] = tuple(saved[key]) if key == "betas" else saved[key]
         self.state = {}
+        self._bucket_cache = {}
         for idx, st in state_dict["state"].items():
             p = params[int(idx)]
             self.state[p] = {

@@ -581,8 +581,9 @@ class Trainer:
             )
         show = (cfg.log.progress if progress is None else progress) and self.is_main
         bar = _progress(show, cfg.steps, self.step)
-        acc: dict[str, Tensor] = {}
-        n_acc = 0
+        # the logged numbers of the steps since the last log line, averaged at log time
+        # (one stack per key there instead of ten tensor additions every step)
+        pending: list[dict[str, Tensor]] = []
         t_last, step_last = time.perf_counter(), self.step
         for names in self.groups.values():
             for name in names:
@@ -599,15 +600,13 @@ class Trainer:
                 in_step = True
                 logs = self.train_step()
                 in_step = False
-                for k, v in logs.items():
-                    acc[k] = acc[k] + v if k in acc else v.clone()
-                n_acc += 1
+                pending.append(logs)
                 bar.update(1)
                 last = self.step == cfg.steps
                 if self.step % cfg.log.every == 0 or last:
                     now = time.perf_counter()
                     rec: dict[str, Any] = {"step": self.step}
-                    rec.update({k: float(v) / n_acc for k, v in acc.items()})
+                    rec.update(_means(pending))
                     rec["images_per_s"] = (
                         cfg.batch_size * (self.step - step_last) / max(now - t_last, 1e-9)
                     )
@@ -617,7 +616,7 @@ class Trainer:
                         self.log(ev)
                     self.events.clear()
                     bar.set_postfix(_postfix(rec), refresh=False)
-                    acc, n_acc = {}, 0
+                    pending = []
                     t_last, step_last = now, self.step
                 if self.step % cfg.log.ckpt_every == 0 or last:
                     self.save(periodic=True)
@@ -650,6 +649,16 @@ class Trainer:
             self.emit("on_samples", self.final_samples)
         self.emit("on_train_end")
         return self.out
+
+
+def _means(steps: list[dict[str, Tensor]]) -> dict[str, float]:
+    """Each logged number averaged over ``steps`` (a number a step did not log counts as
+    0, as ADA's do before its first update)."""
+    by_key: dict[str, list[Tensor]] = {}
+    for logs in steps:
+        for k, v in logs.items():
+            by_key.setdefault(k, []).append(v.detach().float())
+    return {k: float(torch.stack(vs).sum()) / len(steps) for k, vs in by_key.items()}
 
 
 def _postfix(rec: dict[str, Any]) -> dict[str, str]:
