@@ -74,6 +74,16 @@ def _act_backward(grad: Tensor, h: Tensor, slope: float) -> Tensor:
     return torch.ops.aten.leaky_relu_backward(grad, h, slope, True)
 
 
+def _weight_grad(g: Tensor, h: Tensor) -> Tensor:
+    """``g^T h`` (out, in) from ``g`` (N, out) and ``h`` (N, in). A product with two output
+    columns runs at a fraction of the speed of its transpose (41 against 10 us for the 2-D
+    presets' first layers, one thread), so a layer wider at its output than at its input
+    computes ``(h^T g)^T`` instead."""
+    if g.shape[1] > h.shape[1]:
+        return h.t().mm(g).t().contiguous()
+    return g.t().mm(h)
+
+
 def chain_forward(chain: Chain, x: Tensor) -> list[Tensor]:
     """The chain on ``x`` (N, in): ``[x, h_1, ..., out]``, every activation kept for the
     backward pass. Runs without a graph."""
@@ -106,7 +116,7 @@ def chain_backward(
     g = grad_out
     for i in range(len(chain) - 1, -1, -1):
         if weight_grads:
-            grads.append((g.t().mm(acts[i]), g.sum(0)))
+            grads.append((_weight_grad(g, acts[i]), g.sum(0)))
         if i == 0 and not input_grad:
             break
         g = g.mm(chain.weights[i])
