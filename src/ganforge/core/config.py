@@ -380,7 +380,7 @@ class TrainConfig(_Checked):
     channels_last: str = "auto"
     compile: bool = False  # torch.compile the G and D forward passes
     # Networks that are plain Linear/ReLU chains (the 2-D presets' MLPs) train in fp32 with
-    # hand-written forward and backward passes, 2x faster than autograd at that size
+    # hand-written forward and backward passes, 1.2-1.4x faster than autograd at that size
     # (ganforge.training.objectives.chain_step); false: autograd, as every other model.
     hand_gradients: bool = True
     # CPU threads for this process's PyTorch ops (0 = PyTorch's default, one per core). One

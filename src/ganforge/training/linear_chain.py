@@ -3,11 +3,12 @@ activation, written out by hand — the 2-D mixtures' networks trained without a
 
 A chain is ``Linear -> act -> Linear -> act -> ... -> Linear`` with ``act`` ReLU
 (``slope = 0``) or LeakyReLU(``slope``). The 2-D presets' networks are such chains of
-128- and 64-unit layers, and at that size a training step is overhead, not arithmetic: one
-autograd step of ``gan-ring8`` runs ~300 small operators, each paying for dispatch, for
-autograd's graph and for a fresh output tensor, where the matrix products alone take a
-third of the step. Written out, the same step is ~60 operators, the backward of each
-activation one fused kernel (``threshold_backward`` / ``leaky_relu_backward``), no graph.
+128- and 64-unit layers, where autograd's bookkeeping weighs: one autograd step of
+``gan-ring8`` makes ~260 operator calls and builds and walks a graph, and its matrix
+products are 31% of its operator time. Written out, the step is ~160 calls, the backward of
+each activation one fused kernel (``threshold_backward`` / ``leaky_relu_backward``), no
+graph, and the products are 54% (profiled with ``torch.profiler``; 1.2-1.4x faster a step,
+BENCHMARKS.md).
 
 Shapes: ``x`` (N, in); activations ``acts = [x, h_1, ..., h_{L-1}, out]`` with ``h_i``
 (N, width_i) the post-activation outputs and ``out`` (N, out) the last layer's (linear)

@@ -11,7 +11,7 @@ one forward pass (its chain has no batch statistics, so this is exact).
 
 The gradients equal autograd's to float rounding (tested); the random draws and their
 order are the autograd step's, so a run resumes bit-exactly on either path. Measured on
-``gan-ring8`` (BENCHMARKS.md, issue 19): the step's ~300 small operators become ~60.
+``gan-ring8`` (BENCHMARKS.md, issue 19): 1.2-1.4x faster a step than autograd's.
 
 It runs where nothing needs autograd's generality: fp32, no ``compile``, no augmentation,
 gradient penalty or path-length term, plain chains (no latent clusters, minibatch std,
