@@ -53,7 +53,7 @@ def test_train_resume_sample(tmp_path, capsys):
     assert arr["x"].min() >= -1 and arr["x"].max() <= 1
 
 
-def test_train_2d_writes_scatter(tmp_path):
+def test_train_2d_writes_scatter(tmp_path, capsys):
     run = tmp_path / "ring"
     assert (
         main(
@@ -75,6 +75,7 @@ def test_train_2d_writes_scatter(tmp_path):
         )
         == 0
     )
+    assert "step: hand-written gradients" in capsys.readouterr().out  # the MLPs: no autograd
     assert main(["sample", str(run), "-n", "100", "--out", str(tmp_path / "pts.png")]) == 0
     assert Image.open(tmp_path / "pts.png").size[0] > 100
 

@@ -228,6 +228,9 @@ def run(args: argparse.Namespace) -> int:
     )
     layout = ", channels-last" if trainer.channels_last else ""
     print(f"precision: {trainer.speed_choice or trainer.precision + layout}")
+    how = trainer.objective.step_description(trainer.ctx)
+    if how:
+        print(f"step: {how}")
     if trainer.data.skipped:
         print(
             f"note: skipped {len(trainer.data.skipped)} unreadable files (listed in "

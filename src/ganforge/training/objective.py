@@ -195,6 +195,11 @@ class Objective:
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
         """Restore from a checkpoint dict (the whole one: keys of :meth:`state_dict`)."""
 
+    def step_description(self, ctx: StepContext) -> str:
+        """How this run's step computes its gradients, when that is not autograd's usual
+        way (printed at the start); empty otherwise."""
+        return ""
+
     def describe(self) -> str:
         """One line for the console: what trains on what."""
         return f"{self.cfg.model.name} ({self.name}) on {self.data.name} ({len(self.data)} items)"

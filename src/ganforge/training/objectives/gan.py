@@ -194,6 +194,11 @@ class GanObjective(Objective):
         if unsupported_reason(self, ctx) is None:
             self.chain_step = ChainStep(self, ctx)
 
+    def step_description(self, ctx: StepContext) -> str:
+        if self.chain_step is not None and ctx.precision == "fp32":
+            return "hand-written gradients (G and D are plain MLPs; hand_gradients=false: autograd)"
+        return ""
+
     def step(self, ctx: StepContext) -> dict[str, Tensor]:
         if self.chain_step is not None and ctx.precision == "fp32":
             loss_d, loss_g, d_real, d_fake = self.chain_step.step(ctx)
