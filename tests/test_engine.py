@@ -324,3 +324,19 @@ def test_pick_prefers_plain_numerics_on_a_tie():
 
     assert pick({("fp32", False): 1.0, ("bf16", True): 0.97}) == ("fp32", False)
     assert pick({("fp32", False): 1.0, ("bf16", True): 0.5}) == ("bf16", True)
+
+
+def test_logged_numbers_are_averaged_over_every_step_of_a_log_interval():
+    from ganforge.training.trainer import _LoggedSums
+
+    sums = _LoggedSums()
+    values = [float(i) for i in range(300)]  # more than two folds
+    for i, v in enumerate(values):
+        logs = {"a": torch.tensor(v)}
+        if i % 2 == 0:
+            logs["b"] = torch.tensor(1.0)  # logged by half the steps: counts 0 elsewhere
+        sums.add(logs)
+    means = sums.means()
+    assert means["a"] == pytest.approx(sum(values) / 300)
+    assert means["b"] == pytest.approx(0.5)
+    assert len(sums._pending) == 0

@@ -581,9 +581,9 @@ class Trainer:
             )
         show = (cfg.log.progress if progress is None else progress) and self.is_main
         bar = _progress(show, cfg.steps, self.step)
-        # the logged numbers of the steps since the last log line, averaged at log time
-        # (one stack per key there instead of ten tensor additions every step)
-        pending: list[dict[str, Tensor]] = []
+        # the logged numbers of the steps since the last log line, summed in batches (one
+        # stack per key every FOLD_EVERY steps instead of ten tensor additions every step)
+        logged = _LoggedSums()
         t_last, step_last = time.perf_counter(), self.step
         for names in self.groups.values():
             for name in names:
@@ -600,13 +600,13 @@ class Trainer:
                 in_step = True
                 logs = self.train_step()
                 in_step = False
-                pending.append(logs)
+                logged.add(logs)
                 bar.update(1)
                 last = self.step == cfg.steps
                 if self.step % cfg.log.every == 0 or last:
                     now = time.perf_counter()
                     rec: dict[str, Any] = {"step": self.step}
-                    rec.update(_means(pending))
+                    rec.update(logged.means())
                     rec["images_per_s"] = (
                         cfg.batch_size * (self.step - step_last) / max(now - t_last, 1e-9)
                     )
@@ -616,7 +616,7 @@ class Trainer:
                         self.log(ev)
                     self.events.clear()
                     bar.set_postfix(_postfix(rec), refresh=False)
-                    pending = []
+                    logged = _LoggedSums()
                     t_last, step_last = now, self.step
                 if self.step % cfg.log.ckpt_every == 0 or last:
                     self.save(periodic=True)
@@ -651,14 +651,40 @@ class Trainer:
         return self.out
 
 
-def _means(steps: list[dict[str, Tensor]]) -> dict[str, float]:
-    """Each logged number averaged over ``steps`` (a number a step did not log counts as
-    0, as ADA's do before its first update)."""
-    by_key: dict[str, list[Tensor]] = {}
-    for logs in steps:
-        for k, v in logs.items():
-            by_key.setdefault(k, []).append(v.detach().float())
-    return {k: float(torch.stack(vs).sum()) / len(steps) for k, vs in by_key.items()}
+class _LoggedSums:
+    """Sums of each step's logged numbers (0-dim tensors) since the last log line. Steps
+    wait in a list and are folded into the sums by one stack per key every
+    :attr:`FOLD_EVERY` steps: no per-step tensor arithmetic, bounded memory however long
+    ``log.every`` is."""
+
+    FOLD_EVERY = 128
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Tensor] = {}
+        self.steps = 0
+        self._pending: list[dict[str, Tensor]] = []
+
+    def add(self, logs: dict[str, Tensor]) -> None:
+        self._pending.append(logs)
+        self.steps += 1
+        if len(self._pending) >= self.FOLD_EVERY:
+            self._fold()
+
+    def _fold(self) -> None:
+        by_key: dict[str, list[Tensor]] = {}
+        for logs in self._pending:
+            for k, v in logs.items():
+                by_key.setdefault(k, []).append(v.detach().float())
+        for k, vs in by_key.items():
+            total = torch.stack(vs).sum()
+            self.sums[k] = self.sums[k] + total if k in self.sums else total
+        self._pending = []
+
+    def means(self) -> dict[str, float]:
+        """Each number averaged over the steps (a step that did not log one counts as 0,
+        as ADA's numbers before its first update)."""
+        self._fold()
+        return {k: float(v) / max(self.steps, 1) for k, v in self.sums.items()}
 
 
 def _postfix(rec: dict[str, Any]) -> dict[str, str]:
