@@ -133,14 +133,12 @@ def test_what_the_hand_written_step_cannot_run_goes_through_autograd(tmp_path, a
 
 
 def test_spectral_norm_makes_a_network_no_plain_chain():
-    cfg = _toy_cfg()
     from ganforge.models.toy2d import build_toy2d
 
     _, D = build_toy2d(z_dim=2, out_shape=(2,), d_hidden=[8])
     assert isinstance(D, LinearChainNet) and D.linear_chain() is not None
     apply_spectral_norm(D)
     assert D.linear_chain() is None
-    del cfg
 
 
 def test_closed_form_loss_gradients_match_autograd():

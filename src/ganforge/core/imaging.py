@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -90,10 +90,8 @@ def render_scatter(
 ) -> Image.Image:
     """A scatter plot of (N, 2) points, equal axes, with (K, 2) ``reference`` points drawn as
     red crosses and a legend below, ``size`` pixels square — drawn with numpy and PIL in
-    ~10 ms (a matplotlib figure took ~0.2 s, plus 0.9 s to import matplotlib, paid several
+    ~20 ms (a matplotlib figure took ~0.2 s, plus 0.9 s to import matplotlib, paid several
     times by a one-minute 2-D run)."""
-    from PIL import ImageDraw, ImageFont
-
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     ref = None if reference is None else np.asarray(reference, dtype=np.float64).reshape(-1, 2)
     every = pts if ref is None else np.concatenate([pts, ref])

@@ -154,8 +154,8 @@ def bce_d_loss_and_grads(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Te
     """:func:`bce_d_loss` and its gradients: ``-sigmoid(-real) / N``, ``sigmoid(fake) / M``
     (``d softplus(t) / dt = sigmoid(t)``)."""
     r, f = real.float(), fake.float()
-    loss = _softplus_mean(-r) + _softplus_mean(f)
-    return loss, torch.sigmoid(-r).neg_().div_(r.numel()), torch.sigmoid(f).div_(f.numel())
+    grad_real = torch.sigmoid(-r).neg_().div_(r.numel())
+    return bce_d_loss(r, f), grad_real, torch.sigmoid(f).div_(f.numel())
 
 
 def minimax_g_loss(real: Tensor | None, fake: Tensor) -> Tensor:
@@ -171,7 +171,7 @@ def ns_g_loss(real: Tensor | None, fake: Tensor) -> Tensor:
 def ns_g_loss_and_grad(fake: Tensor) -> tuple[Tensor, Tensor]:
     """:func:`ns_g_loss` and its gradient ``-sigmoid(-fake) / N``."""
     f = fake.float()
-    return _softplus_mean(-f), torch.sigmoid(-f).neg_().div_(f.numel())
+    return ns_g_loss(None, f), torch.sigmoid(-f).neg_().div_(f.numel())
 
 
 # ----------------------------------------------------------------------------- WGAN

@@ -126,6 +126,7 @@ class Trainer:
             g: [p for name in names for p in self.nets[name].parameters()]
             for g, names in self.groups.items()
         }
+        self._group_param_ids = {g: {id(p) for p in ps} for g, ps in self.group_params.items()}
         self.ema_params = {
             e: (list(self.nets[e].parameters()), list(self.nets[s].parameters()))
             for e, s in self.objective.ema.items()
@@ -256,7 +257,7 @@ class Trainer:
         if self.scalers.get(group) is not None:
             raise RuntimeError("gradients computed by the step need fp32 or bf16, not fp16")
         self.optimizers[group].zero_grad(set_to_none=True)
-        owned = {id(p) for p in self.group_params[group]}
+        owned = self._group_param_ids[group]
         for p, g in grads.items():
             if id(p) not in owned:
                 raise ValueError(f"a gradient for a parameter outside group {group!r}")

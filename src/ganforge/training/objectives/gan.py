@@ -194,14 +194,19 @@ class GanObjective(Objective):
         if unsupported_reason(self, ctx) is None:
             self.chain_step = ChainStep(self, ctx)
 
+    def _hand_step(self, ctx: StepContext) -> ChainStep | None:
+        """The hand-written step when it runs this run's steps (chain networks, fp32)."""
+        return self.chain_step if ctx.precision == "fp32" else None
+
     def step_description(self, ctx: StepContext) -> str:
-        if self.chain_step is not None and ctx.precision == "fp32":
+        if self._hand_step(ctx) is not None:
             return "hand-written gradients (G and D are plain MLPs; hand_gradients=false: autograd)"
         return ""
 
     def step(self, ctx: StepContext) -> dict[str, Tensor]:
-        if self.chain_step is not None and ctx.precision == "fp32":
-            loss_d, loss_g, d_real, d_fake = self.chain_step.step(ctx)
+        hand = self._hand_step(ctx)
+        if hand is not None:
+            loss_d, loss_g, d_real, d_fake = hand.step(ctx)
             return {**adversarial_logs(loss_d, loss_g, d_real, d_fake), **self.step_logs()}
         d_steps = self.cfg.optim.d_steps
         for i in range(d_steps):
